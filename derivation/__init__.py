@@ -1,0 +1,15 @@
+"""derivation: the activation memory of Transformer layers, derived tensor by tensor.
+
+>>> from derivation import derive
+>>> print(derive())
+sbh(34 + 5as/h)
+"""
+
+from .derive import derive
+from .errors import DerivationError, ParseError
+from .parser import parse
+from .result import Derivation
+from .variant import Variant, make_variant
+
+__all__ = ["derive", "Derivation", "DerivationError", "ParseError", "Variant", "make_variant", "parse"]
+__version__ = "0.1.0"

@@ -1,0 +1,120 @@
+"""``derive()``: switches → declarations → transformations → a :class:`Derivation`.
+
+This is the whole pipeline, in order. Each step is a plain function of the previous step's output.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Mapping
+
+import sympy
+
+from .errors import DerivationError
+from .layer import forward_matmuls, layer_tensors, substitutions
+from .model import first_stage
+from .result import Derivation, Whole
+from .symbols import L, a
+from .tensors import Tensor
+from .transforms import POLICIES, context_parallel, tensor_parallel
+from .variant import Variant, make_variant
+
+
+def derive(variant: Variant | None = None, *, config: Any = None, preset: str | None = None,
+           **switches: Any) -> Derivation:
+    """Derive the activation memory of one layer (or the first pipeline stage) for some switches.
+
+    - ``variant``: a :class:`Variant` to start from (default: the paper's GPT layer);
+    - ``preset``: a named layer preset (``"megatron"``, ``"gpt2"``, ``"llama"``, ...);
+    - ``config``: a TOML file path, or a mapping of switches, read like the CLI's ``--config``;
+    - ``**switches``: switch values, applied last (``attention="flash"``, ``kv_heads="g"``).
+
+    >>> derive(attention="flash").total
+    4*a*b*s + 34*b*h*s
+    """
+    from .config import read_config
+    from .presets import layer_preset
+
+    base = variant or Variant()
+    if preset is not None:
+        if variant is not None:
+            raise DerivationError("give either variant or preset, not both")
+        base = layer_preset(preset).variant
+    merged: dict[str, Any] = {}
+    if config is not None:
+        merged.update(read_config(config))
+    merged.update(switches)
+    return derive_variant(make_variant(merged, base) if merged else _checked(base))
+
+
+def _checked(variant: Variant) -> Variant:
+    if not isinstance(variant, Variant):
+        raise DerivationError(f"expected a Variant, got {type(variant).__name__}")
+    from .variant import check_combination
+
+    check_combination(variant)
+    return variant
+
+
+@lru_cache(maxsize=512)
+def derive_variant(v: Variant) -> Derivation:
+    """The pipeline for one checked variant (cached: variants are immutable)."""
+    declared = layer_tensors(v)
+    kept = POLICIES[v.recompute](declared, v)
+    recomputed = tuple(tensor for tensor in declared if tensor not in kept)
+    if v.scope == "model":
+        kept = first_stage(kept, v)
+    kept = tensor_parallel(kept, v)
+    kept = context_parallel(kept, v)
+    resolve = substitutions(v)
+    kept = [tensor.substitute(resolve) for tensor in kept]
+    forward, recompute = _flops(v, resolve)
+    return Derivation(
+        variant=v,
+        tensors=tuple(kept),
+        recomputed=tuple(tensor.substitute(resolve) for tensor in recomputed),
+        wholes=_wholes(v, kept),
+        forward_flops=forward,
+        recompute_flops=recompute,
+    )
+
+
+def _flops(v: Variant, resolve: dict) -> tuple[sympy.Expr, sympy.Expr]:
+    matmuls = forward_matmuls(v)
+    per_rank = v.tensor_parallel * v.context_parallel
+    forward = sympy.expand(sum(op.flops for op in matmuls).subs(resolve) / per_rank)
+    if v.recompute == "full":
+        recompute = forward
+    elif v.recompute == "selective":
+        recompute = sympy.expand(sum(op.flops for op in matmuls if op.region == "core_attention").subs(resolve) / per_rank)
+    else:
+        recompute = sympy.Integer(0)
+    return forward, recompute
+
+
+def _wholes(v: Variant, kept: list[Tensor]) -> tuple[Whole, ...]:
+    """Quantities that must come out whole at evaluation: every axis of every kept tensor, and
+    the counts the schedule relies on."""
+    wholes: dict[sympy.Expr, Whole] = {}
+    for tensor in kept:
+        for dim in tensor.shape:
+            numerator, denominator = sympy.fraction(sympy.factor(dim))
+            if denominator != 1 and dim not in wholes:
+                wholes[dim] = Whole(dim, f"axis {_show(dim)} of {tensor.name} needs "
+                                         f"{_show(denominator)} to divide {_show(numerator)}")
+    if v.kv_heads != a:
+        ratio = a / v.kv_heads
+        wholes[ratio] = Whole(ratio, "kv_heads must divide the number of heads a")
+    if v.scope == "model":
+        per_stage = L / v.pipeline_parallel
+        wholes[per_stage] = Whole(per_stage, "the pipeline size p must divide the layers L")
+        if v.interleave is not None:
+            chunk = L / (v.pipeline_parallel * v.interleave)
+            wholes[chunk] = Whole(chunk, "p·m must divide L for the interleaved schedule")
+    return tuple(wholes.values())
+
+
+def _show(expr: sympy.Expr) -> str:
+    from .notation import text
+
+    return text(expr)

@@ -1,0 +1,209 @@
+r"""Paper notation: how expressions and shapes are written for people.
+
+Sympy's own printers write ``b*h*s*(5*a*s/h + 34)``; papers write ``sbh(34 + 5as/h)``. This module
+is the presentation layer that writes the second form, as text (what the parser reads back) and as
+LaTeX. It only prints: it never changes the value of an expression.
+
+>>> from derivation.symbols import s, b, h, a, t
+>>> text(34*s*b*h + 5*a*s**2*b)
+'34sbh + 5as^2b'
+>>> paper_text(34*s*b*h + 5*a*s**2*b)
+'sbh(34 + 5as/h)'
+>>> paper_latex(s*b*h*(10 + 24/t + 5*a*s/(h*t)))
+'s b h \\left(10 + \\frac{24}{t} + \\frac{5 a s}{h t}\\right)'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy
+
+from .symbols import ORDER, beta, info_of, mu, s, b, h
+
+SBH = s * b * h
+
+
+@dataclass(frozen=True)
+class Term:
+    """One product: ``coefficient × Π symbol^power``, powers kept apart by sign."""
+
+    coefficient: sympy.Rational
+    numerator: tuple[tuple[sympy.Symbol, int], ...]
+    denominator: tuple[tuple[sympy.Symbol, int], ...]
+
+    @property
+    def sort_key(self) -> tuple:
+        # Lower powers of s first, then simpler denominators: "10 + 24/t + 5as/(ht)".
+        s_power = dict(self.numerator).get(s, 0) - dict(self.denominator).get(s, 0)
+        return (s_power, len(self.denominator), [ORDER[x] for x, _ in self.numerator])
+
+
+def terms(expr: sympy.Expr) -> list[Term]:
+    """Split an expression into :class:`Term` s, in the order papers write them."""
+    result = []
+    for addend in sympy.Add.make_args(sympy.expand(expr)):
+        coefficient, rest = addend.as_coeff_Mul()
+        numerator, denominator = [], []
+        for factor in sympy.Mul.make_args(rest):
+            base, power = factor.as_base_exp()
+            if base == 1:
+                continue
+            if not (base.is_Symbol and power.is_Integer):
+                raise TypeError(f"cannot write {factor} in paper notation")
+            (numerator if power > 0 else denominator).append((base, abs(int(power))))
+        numerator.sort(key=lambda item: ORDER[item[0]])
+        denominator.sort(key=lambda item: ORDER[item[0]])
+        result.append(Term(sympy.Rational(coefficient), tuple(numerator), tuple(denominator)))
+    return sorted(result, key=lambda term: term.sort_key)
+
+
+def _letters(factors, latex: bool) -> str:
+    parts = []
+    for symbol, power in factors:
+        name = info_of(symbol).latex if latex else _text_name(symbol)
+        if power != 1:
+            name += f"^{{{power}}}" if latex else f"^{power}"
+        parts.append(name)
+    return " ".join(parts) if latex else "".join(parts)
+
+
+def _text_name(symbol: sympy.Symbol) -> str:
+    return {"beta": "β", "mu": "μ"}.get(symbol.name, symbol.name)
+
+
+def _term_text(term: Term) -> str:
+    sign = "-" if term.coefficient < 0 else ""
+    numerator_value = abs(term.coefficient.p)
+    letters = _letters(term.numerator, latex=False)
+    numerator = letters if numerator_value == 1 and letters else f"{numerator_value}{letters}"
+    den_parts = ([str(term.coefficient.q)] if term.coefficient.q != 1 else [])
+    den_letters = _letters(term.denominator, latex=False)
+    if den_letters:
+        den_parts.append(den_letters)
+    if not den_parts:
+        return sign + numerator
+    denominator = "".join(den_parts)
+    many = len(term.denominator) + (term.coefficient.q != 1) > 1 or any(p != 1 for _, p in term.denominator)
+    return f"{sign}{numerator}/({denominator})" if many else f"{sign}{numerator}/{denominator}"
+
+
+def _term_latex(term: Term) -> str:
+    sign = "-" if term.coefficient < 0 else ""
+    numerator_value = abs(term.coefficient.p)
+    letters = _letters(term.numerator, latex=True)
+    numerator = letters if numerator_value == 1 and letters else f"{numerator_value} {letters}".strip()
+    den_parts = ([str(term.coefficient.q)] if term.coefficient.q != 1 else [])
+    den_letters = _letters(term.denominator, latex=True)
+    if den_letters:
+        den_parts.append(den_letters)
+    if not den_parts:
+        return sign + numerator
+    return rf"{sign}\frac{{{numerator}}}{{{' '.join(den_parts)}}}"
+
+
+def _join(pieces: list[str]) -> str:
+    out = ""
+    for piece in pieces:
+        if not out:
+            out = piece
+        elif piece.startswith("-"):
+            out += " - " + piece[1:]
+        else:
+            out += " + " + piece
+    return out or "0"
+
+
+def text(expr: sympy.Expr) -> str:
+    """An expression in paper notation as plain text, readable back by the parser.
+
+    >>> from derivation.symbols import a, g
+    >>> text(2*s*b*h*(1 + 2*g/a))
+    '2sbh + 4sbhg/a'
+    """
+    return _join([_term_text(term) for term in terms(expr)])
+
+
+def latex(expr: sympy.Expr) -> str:
+    """An expression in paper notation as LaTeX (math mode, no delimiters)."""
+    return _join([_term_latex(term) for term in terms(expr)])
+
+
+def paper_form(expr: sympy.Expr) -> sympy.Expr:
+    """The expression written as ``sbh × (…)``, the way the paper states its results.
+
+    The result is an unevaluated product; ``sympy.expand`` turns it back into ``expr``.
+    """
+    inner = sympy.expand(expr / SBH)
+    return sympy.Mul(SBH, inner, evaluate=False)
+
+
+def _by_size(expr: sympy.Expr) -> list[tuple[sympy.Expr, sympy.Expr]]:
+    """Group the terms of a symbolic-dtype expression by their size monomial:
+    ``[(sbh, 16β + 2μ), (as²b, 2β + μ)]``."""
+    groups: dict[sympy.Expr, sympy.Expr] = {}
+    for addend in sympy.Add.make_args(sympy.expand(expr)):
+        coefficient, rest = addend.as_coeff_Mul()
+        byte_part = coefficient * sympy.Mul(
+            *[x for x in sympy.Mul.make_args(rest) if x.free_symbols & {beta, mu}])
+        size_part = sympy.cancel(addend / byte_part)
+        groups[size_part] = groups.get(size_part, 0) + byte_part
+    return sorted(groups.items(), key=lambda item: terms(item[0])[0].sort_key)
+
+
+def _grouped(expr: sympy.Expr, write, open_, close) -> str:
+    pieces = []
+    for size, byte_sum in _by_size(expr):
+        inner = write(byte_sum)
+        inner = f"{open_}{inner}{close}" if len(sympy.Add.make_args(byte_sum)) > 1 else inner
+        pieces.append(f"{write(size)}{inner}" if size != 1 else inner)
+    return " + ".join(pieces)
+
+
+def paper_text(expr: sympy.Expr) -> str:
+    """``sbh(34 + 5as/h)``: the expression as text with ``sbh`` factored out.
+
+    With symbolic byte sizes the terms are grouped by size instead, as in the general form:
+
+    >>> from derivation.symbols import a
+    >>> paper_text(s*b*h*(16*beta + 2*mu) + a*s**2*b*(2*beta + mu))
+    'sbh(16β + 2μ) + as^2b(2β + μ)'
+    """
+    if expr.free_symbols & {beta, mu}:
+        return _grouped(expr, text, "(", ")")
+    inner = sympy.expand(expr / SBH)
+    if inner == 0:
+        return "0"
+    if len(sympy.Add.make_args(inner)) == 1:
+        return text(expr)
+    return f"sbh({text(inner)})"
+
+
+def paper_latex(expr: sympy.Expr) -> str:
+    """The LaTeX of :func:`paper_text`."""
+    if expr.free_symbols & {beta, mu}:
+        return _grouped(expr, latex, r"\left(", r"\right)")
+    inner = sympy.expand(expr / SBH)
+    if len(sympy.Add.make_args(inner)) == 1:
+        return latex(expr)
+    return rf"s b h \left({latex(inner)}\right)"
+
+
+def dim_text(dim: sympy.Expr) -> str:
+    """One axis of a shape: ``h/a``, ``4h``, ``(h + 2hg/a)``."""
+    written = text(dim)
+    return f"({written})" if " " in written else written
+
+
+def dim_latex(dim: sympy.Expr) -> str:
+    written = latex(dim)
+    return rf"\left({written}\right)" if " + " in written or " - " in written else written
+
+
+def shape_text(dims: tuple[sympy.Expr, ...]) -> str:
+    """A shape as the paper writes it: ``b a s h/a``."""
+    return " ".join(dim_text(dim) for dim in dims)
+
+
+def shape_latex(dims: tuple[sympy.Expr, ...]) -> str:
+    return r" \times ".join(dim_latex(dim) for dim in dims)

@@ -1,0 +1,223 @@
+"""The project's own safe parser for formulas and size expressions.
+
+Formula text from users (``derivation check "sbh(34 + 5as/h)"``), switch values such as
+``ffn_hidden = "8*h/3"``, and the shapes in tensor declarations (``"b a s h/a"``) are all read
+here. Nothing is ever handed to ``eval``, ``exec``, ``sympify`` or ``parse_expr``: text is split
+into tokens, and a small recursive-descent parser builds the sympy expression from the project's
+own symbols and exact rationals.
+
+Grammar, written the way papers write formulas::
+
+    expression := term (("+" | "-") term)*
+    term       := unary (("*" | "/" | <juxtaposition>) unary)*
+    unary      := ("+" | "-") unary | power
+    power      := atom (("^" | "**") unary)?        # right-associative, as in sbh^2^1
+    atom       := number | symbol | "(" expression ")"
+
+- A run of letters is split into the project's symbol names, longest name first, so ``sbh`` is
+  ``s*b*h`` and ``16beta`` is ``16*beta``. Any other letter is an unknown symbol.
+- Juxtaposition means multiplication: ``5as^2b`` is ``5*a*s**2*b``, ``sbh(34 + 5as/h)`` is a
+  product, never a call.
+- Numbers are exact: ``0.5`` is ``1/2``. ``²``/``³``, ``×``, ``·``, ``÷`` and ``−`` are read as
+  ``^2``/``^3``, ``*``, ``*``, ``/`` and ``-``.
+- Exponents must be whole numbers between -64 and 64, so no input can ask for a huge power.
+
+Anything else (underscores, quotes, dots outside numbers, commas, brackets other than
+parentheses, text over 1000 characters, nesting over 64 levels) is refused with the position of
+the offending character.
+
+>>> parse("sbh(34 + 5as/h)")
+b*h*s*(5*a*s/h + 34)
+>>> parse("34sbh + 5as^2b")
+5*a*b*s**2 + 34*b*h*s
+>>> parse("__import__('os')")
+Traceback (most recent call last):
+...
+derivation.errors.ParseError: unexpected character '_' at position 1 of "__import__('os')"
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import sympy
+
+from .errors import ParseError
+from .symbols import ALIASES, SYMBOLS
+
+MAX_LENGTH = 1000
+MAX_DEPTH = 64
+MAX_EXPONENT = 64
+
+_TRANSLATE = str.maketrans({"×": "*", "·": "*", "÷": "/", "−": "-", "²": "^2", "³": "^3"})
+_NUMBER = re.compile(r"\d+(\.\d+)?")
+_NAMES = sorted([*SYMBOLS, *ALIASES], key=len, reverse=True)  # longest first: "beta" before "b"
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # "number", "symbol", or the operator / parenthesis itself
+    text: str
+    position: int  # index in the text the user typed (after translation of ², ×, ...)
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split formula text into tokens; refuse any character outside the grammar.
+
+    >>> [t.text for t in tokenize("5as^2b")]
+    ['5', 'a', 's', '^', '2', 'b']
+    """
+    tokens: list[Token] = []
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if char.isspace():
+            i += 1
+        elif char.isdigit():
+            match = _NUMBER.match(text, i)
+            tokens.append(Token("number", match.group(), i))
+            i = match.end()
+            if i < len(text) and text[i] == ".":
+                raise ParseError("malformed number", text, i)
+        elif text.startswith("**", i):
+            tokens.append(Token("^", "**", i))
+            i += 2
+        elif char in "+-*/^()":
+            tokens.append(Token(char, char, i))
+            i += 1
+        elif char.isalpha() and char.isascii() or char in ALIASES:
+            i = _split_letters(text, i, tokens)
+        else:
+            raise ParseError(f"unexpected character {char!r}", text, i)
+    return tokens
+
+
+def _split_letters(text: str, start: int, tokens: list[Token]) -> int:
+    end = start
+    while end < len(text) and (text[end].isalpha() and text[end].isascii() or text[end] in ALIASES):
+        end += 1
+    i = start
+    while i < end:
+        name = next((n for n in _NAMES if text.startswith(n, i) and i + len(n) <= end), None)
+        if name is None:
+            word = text[start:end]
+            hint = f" in {word!r}" if len(word) > 1 else ""
+            raise ParseError(f"unknown symbol {text[i]!r}{hint}", text, i,
+                             hint=f"known symbols: {', '.join(SYMBOLS)}")
+        tokens.append(Token("symbol", ALIASES.get(name, name), i))
+        i += len(name)
+    if end < len(text) and text[end] in "_.":
+        raise ParseError(f"unexpected character {text[end]!r}", text, end)
+    return end
+
+
+class _Parser:
+    def __init__(self, text: str):
+        self.text = text
+        self.tokens = tokenize(text)
+        self.index = 0
+        self.depth = 0
+
+    def peek(self) -> Token | None:
+        return self.tokens[self.index] if self.index < len(self.tokens) else None
+
+    def take(self) -> Token:
+        token = self.tokens[self.index]
+        self.index += 1
+        return token
+
+    def fail(self, message: str, token: Token | None = None) -> ParseError:
+        position = token.position if token else len(self.text)
+        return ParseError(message, self.text, position)
+
+    def parse(self) -> sympy.Expr:
+        if not self.tokens:
+            raise ParseError(f"empty expression {self.text!r}; write a formula such as sbh(34 + 5as/h)")
+        result = self.expression()
+        if (token := self.peek()) is not None:
+            raise self.fail(f"unexpected {token.text!r}", token)
+        return result
+
+    def expression(self) -> sympy.Expr:
+        result = self.term()
+        while (token := self.peek()) is not None and token.kind in "+-":
+            self.take()
+            right = self.term()
+            result = result + right if token.kind == "+" else result - right
+        return result
+
+    def term(self) -> sympy.Expr:
+        result = self.unary()
+        while (token := self.peek()) is not None and token.kind in ("*", "/", "symbol", "("):
+            if token.kind in "*/":
+                self.take()
+            right = self.unary()
+            if token.kind == "/":
+                if right == 0:
+                    raise self.fail("division by zero", token)
+                result = result / right
+            else:
+                result = result * right
+        return result
+
+    def unary(self) -> sympy.Expr:
+        token = self.peek()
+        if token is not None and token.kind in "+-":
+            self.take()
+            operand = self.unary()
+            return -operand if token.kind == "-" else operand
+        return self.power()
+
+    def power(self) -> sympy.Expr:
+        base = self.atom()
+        token = self.peek()
+        if token is None or token.kind != "^":
+            return base
+        self.take()
+        exponent = self.unary()
+        if not (exponent.is_Integer and abs(int(exponent)) <= MAX_EXPONENT):
+            raise self.fail(f"exponent must be a whole number from -{MAX_EXPONENT} to {MAX_EXPONENT}", token)
+        if base == 0 and exponent < 0:
+            raise self.fail("division by zero", token)
+        return base**exponent
+
+    def atom(self) -> sympy.Expr:
+        token = self.peek()
+        if token is None:
+            raise self.fail("expression ends too early")
+        self.take()
+        if token.kind == "number":
+            return sympy.Rational(token.text)
+        if token.kind == "symbol":
+            return SYMBOLS[token.text].symbol
+        if token.kind == "(":
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise self.fail(f"parentheses nested deeper than {MAX_DEPTH}", token)
+            inner = self.expression()
+            closing = self.peek()
+            if closing is None or closing.kind != ")":
+                raise self.fail("missing ')'", closing)
+            self.take()
+            self.depth -= 1
+            return inner
+        raise self.fail(f"unexpected {token.text!r}", token)
+
+
+def parse(text: str) -> sympy.Expr:
+    """Read formula text into an exact sympy expression over the project's symbols.
+
+    Raises :class:`~derivation.errors.ParseError` (a ``DerivationError``) naming the position
+    of the first character it cannot accept.
+
+    >>> parse("2*s*b*h")
+    2*b*h*s
+    >>> parse("sbh(10 + 24/t + 5as/(ht))").expand()
+    10*b*h*s + 5*a*b*s**2/t + 24*b*h*s/t
+    """
+    if not isinstance(text, str):
+        raise ParseError(f"expected formula text, got {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        raise ParseError(f"formula is {len(text)} characters long; the limit is {MAX_LENGTH}")
+    return _Parser(text.translate(_TRANSLATE)).parse()

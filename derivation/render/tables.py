@@ -1,0 +1,150 @@
+"""The per-tensor derivation as a table: text for terminals, Markdown, JSON.
+
+>>> from derivation import derive
+>>> print(markdown(derive()).splitlines()[2])
+| attention | qkv_input | s b h | bf16 | 2sbh | 7.1% | weight gradients of the Q, K and V projections (one tensor shared by the three) |
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .. import notation
+from ..result import Derivation
+from ..variant import as_dict, describe
+from .units import grouped, human, percent
+
+REFERENCE = "gpt3-175b"  # sizes at which shares are shown when the user gives none
+
+
+def reference_values(d: Derivation, values: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The sizes shares are computed at: the user's, else GPT-3 175B's when they cover every symbol."""
+    if values:
+        return values
+    from ..presets import MODEL_PRESETS
+
+    candidate = dict(MODEL_PRESETS[REFERENCE].values)
+    names = {symbol.name for symbol in d.symbols}
+    return candidate if names <= set(candidate) else None
+
+
+def _rows(d: Derivation, values: dict[str, Any] | None):
+    numbers = None
+    if values is not None:
+        total = d.evaluate(**values)
+        numbers = {tensor.name: n for tensor, n in d.evaluate_tensors(**values)}
+    for tensor in d.tensors:
+        share = percent(numbers[tensor.name], total) if numbers else ""
+        yield tensor, share
+
+
+def title(d: Derivation) -> str:
+    changed = describe(d.variant)
+    what = "the first pipeline stage" if d.variant.scope == "model" else "one layer"
+    label = ", ".join(f"{k}={v}" for k, v in changed.items()) or "paper baseline"
+    rank = " per rank" if d.variant.tensor_parallel != 1 or d.variant.context_parallel != 1 else ""
+    return f"Activation memory of {what}{rank} ({label}), in bytes"
+
+
+def text(d: Derivation, values: dict[str, Any] | None = None) -> str:
+    """A table for the terminal: one line per tensor, block subtotals, the closed form."""
+    values = reference_values(d, values)
+    header = ("block", "tensor", "shape", "dtype", "bytes", "share", "why backward needs it")
+    body: list[tuple[str, ...]] = []
+    breakdown = d.breakdown()
+    rows = list(_rows(d, values))
+    for block, subtotal in breakdown.items():
+        for tensor, share in rows:
+            if tensor.block == block:
+                copies = "" if tensor.copies == 1 else f" ×{notation.text(tensor.copies)}"
+                body.append((block, tensor.name.split("/", 1)[1] + copies, tensor.shape_text,
+                             str(tensor.dtype), notation.text(tensor.bytes), share, tensor.why))
+        body.append(("", f"{block} subtotal", "", "", notation.text(subtotal), "", ""))
+    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
+
+    def line(row):
+        return "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+
+    out = [title(d), "", line(header), line(tuple("-" * w for w in widths))]
+    for row in body:
+        out.append(line(row))
+        if row[1].endswith("subtotal"):
+            out.append("")
+    out.append(f"total        {notation.text(d.total)}")
+    out.append(f"closed form  {notation.paper_text(d.total)}")
+    if d.recomputed:
+        out.append(f"recomputed   {', '.join(t.name for t in d.recomputed)}")
+    if values is not None:
+        sizes = " ".join(f"{k}={v}" for k, v in values.items() if k in {s.name for s in d.symbols})
+        out.append(f"shares at    {sizes}" + (" (GPT-3 175B)" if values and not _user(values) else ""))
+    return "\n".join(out)
+
+
+def _user(values) -> bool:
+    from ..presets import MODEL_PRESETS
+
+    return values != MODEL_PRESETS[REFERENCE].values
+
+
+def markdown(d: Derivation, values: dict[str, Any] | None = None) -> str:
+    """The same table as GitHub-flavoured Markdown."""
+    values = reference_values(d, values)
+    out = ["| block | tensor | shape | dtype | bytes | share | why backward needs it |",
+           "|---|---|---|---|---|---|---|"]
+    for tensor, share in _rows(d, values):
+        out.append(f"| {tensor.block} | {tensor.name.split('/', 1)[1]} | {tensor.shape_text} | "
+                   f"{tensor.dtype} | {notation.text(tensor.bytes)} | {share} | {tensor.why} |")
+    for block, subtotal in d.breakdown().items():
+        out.append(f"| {block} | **subtotal** | | | {notation.text(subtotal)} | | |")
+    out.append(f"| | **total** | | | **{notation.paper_text(d.total)}** | | |")
+    return "\n".join(out)
+
+
+def as_json(d: Derivation) -> dict[str, Any]:
+    """Everything the table shows, as JSON-ready data (symbolic bytes as text)."""
+    return {
+        "variant": as_dict(d.variant),
+        "expression": str(d.total),
+        "paper_form": notation.paper_text(d.total),
+        "latex": d.latex(),
+        "breakdown": {block: str(expr) for block, expr in d.breakdown().items()},
+        "tensors": [{
+            "name": tensor.name, "shape": tensor.shape_text, "dtype": str(tensor.dtype),
+            "bytes": str(tensor.bytes), "bytes_text": notation.text(tensor.bytes),
+            "split": tensor.split, "view_of": tensor.view_of.name if tensor.view_of else None,
+            "why": tensor.why, "source": tensor.source,
+        } for tensor in d.tensors],
+        "recomputed": [tensor.name for tensor in d.recomputed],
+    }
+
+
+def evaluation(d: Derivation, values: dict[str, Any]) -> dict[str, Any]:
+    """Exact bytes at the given sizes, with the breakdown, as JSON-ready data."""
+    total = d.evaluate(**values)
+    return {
+        "bytes": total,
+        "human": human(total),
+        "expression": str(d.total),
+        "paper_form": notation.paper_text(d.total),
+        "breakdown": d.evaluate_breakdown(**values),
+        "values": {k: (v if isinstance(v, int) else str(v)) for k, v in values.items()},
+        "variant": describe(d.variant),
+        "recompute_flops": str(d.recompute_flops),
+    }
+
+
+def evaluation_text(d: Derivation, values: dict[str, Any]) -> str:
+    data = evaluation(d, values)
+    total = data["bytes"]
+    lines = [title(d), "at " + " ".join(f"{k}={v}" for k, v in data["values"].items()), ""]
+    width = max(len(block) for block in data["breakdown"])
+    for block, n in data["breakdown"].items():
+        lines.append(f"  {block.ljust(width)}  {grouped(n):>20} bytes  {human(n):>11}  {percent(n, total):>6}")
+    lines.append(f"  {'total'.ljust(width)}  {grouped(total):>20} bytes  {human(total):>11}")
+    lines += ["", f"closed form  {data['paper_form']}"]
+    return "\n".join(lines)
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False)

@@ -1,0 +1,147 @@
+"""The derivation result: the kept tensors of one variant, their sum, and what follows from it.
+
+A :class:`Derivation` holds data computed once by :func:`derive`; its methods only read it.
+Presentation (text tables, LaTeX, HTML, JSON) lives in :mod:`derivation.render` and never computes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import sympy
+
+from . import notation
+from .errors import DerivationError
+from .tensors import Tensor
+from .values import missing_error, read_values
+from .variant import Variant
+
+BLOCK_ORDER = ("attention", "mlp", "norm", "layer", "embedding", "output")
+
+
+@dataclass(frozen=True)
+class Whole:
+    """A quantity that must be a whole number at evaluation, and why."""
+
+    expr: sympy.Expr
+    reason: str
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """Activation memory of one variant, tensor by tensor, in bytes.
+
+    >>> from derivation import derive
+    >>> d = derive()
+    >>> d.total
+    5*a*b*s**2 + 34*b*h*s
+    >>> d.breakdown()
+    {'attention': 5*a*b*s**2 + 11*b*h*s, 'mlp': 19*b*h*s, 'norm': 4*b*h*s}
+    >>> print(d)
+    sbh(34 + 5as/h)
+    >>> d.evaluate(s=2048, b=1, h=12288, a=96)
+    2868903936
+    """
+
+    variant: Variant
+    tensors: tuple[Tensor, ...]  # kept for backward, per rank, in forward order
+    recomputed: tuple[Tensor, ...]  # declared, but dropped by the recomputation policy
+    wholes: tuple[Whole, ...]  # quantities that must be whole numbers (h/a, a/t, ...)
+    forward_flops: sympy.Expr  # matrix-multiply FLOPs of one layer's forward, per rank
+    recompute_flops: sympy.Expr  # of those, what the recomputation policy runs again
+
+    # --- the closed form -------------------------------------------------------------------------
+
+    @cached_property
+    def total(self) -> sympy.Expr:
+        """Bytes kept for backward: the sum of every kept tensor's bytes (expanded)."""
+        return sympy.expand(sympy.Add(*[tensor.bytes for tensor in self.tensors]))
+
+    def breakdown(self) -> dict[str, sympy.Expr]:
+        """Subtotals by block (``attention``, ``mlp``, ``norm``, ...), in bytes."""
+        sums: dict[str, sympy.Expr] = {}
+        for tensor in self.tensors:
+            sums[tensor.block] = sums.get(tensor.block, 0) + tensor.bytes
+        order = sorted(sums, key=lambda block: BLOCK_ORDER.index(block) if block in BLOCK_ORDER else 99)
+        return {block: sympy.expand(sums[block]) for block in order}
+
+    def paper_form(self) -> sympy.Expr:
+        """The total written as the paper writes it, ``sbh × (…)`` (an unevaluated product)."""
+        return notation.paper_form(self.total)
+
+    def latex(self) -> str:
+        """LaTeX of the closed form in paper form (math mode, no delimiters)."""
+        return notation.paper_latex(self.total)
+
+    def share(self, tensor: Tensor) -> sympy.Expr:
+        """A tensor's fraction of the total."""
+        return sympy.cancel(tensor.bytes / self.total)
+
+    @property
+    def symbols(self) -> list[sympy.Symbol]:
+        """Every symbol the result depends on, in writing order."""
+        from .symbols import ORDER
+
+        free = set(self.total.free_symbols)
+        for whole in self.wholes:
+            free |= whole.expr.free_symbols
+        return sorted(free, key=ORDER.get)
+
+    # --- numbers ---------------------------------------------------------------------------------
+
+    def check_values(self, values: dict[str, Any]) -> dict[sympy.Symbol, Any]:
+        """The values, checked: every symbol given, positive, and every size whole."""
+        numbers = read_values(values)
+        missing = [symbol for symbol in self.symbols if symbol not in numbers]
+        if missing:
+            raise missing_error(missing)
+        for whole in self.wholes:
+            value = whole.expr.subs(numbers)
+            if not (value.is_Integer and value > 0):
+                raise DerivationError(
+                    f"{notation.text(whole.expr)} = {value} is not a whole number: {whole.reason}")
+        return numbers
+
+    def evaluate(self, **values: Any) -> int:
+        """Exact integer bytes at the given sizes (``evaluate(s=2048, b=1, h=12288, a=96)``)."""
+        numbers = self.check_values(values)
+        return _whole_bytes(self.total.subs(numbers), "the total")
+
+    def evaluate_breakdown(self, **values: Any) -> dict[str, int]:
+        """Exact integer bytes per block at the given sizes."""
+        numbers = self.check_values(values)
+        return {block: _whole_bytes(expr.subs(numbers), f"block {block}")
+                for block, expr in self.breakdown().items()}
+
+    def evaluate_tensors(self, **values: Any) -> list[tuple[Tensor, int]]:
+        """Exact integer bytes of every kept tensor at the given sizes."""
+        numbers = self.check_values(values)
+        return [(tensor, _whole_bytes(tensor.bytes.subs(numbers), tensor.name)) for tensor in self.tensors]
+
+    # --- display ---------------------------------------------------------------------------------
+
+    def __str__(self) -> str:
+        return notation.paper_text(self.total)
+
+    def __repr__(self) -> str:
+        return f"<Derivation {self.variant}: {self}>"
+
+    def _repr_latex_(self) -> str:
+        return f"$\\text{{activation bytes}} = {self.latex()}$"
+
+    def _repr_html_(self) -> str:
+        from .render.html import derivation_html
+
+        return derivation_html(self)
+
+
+def _whole_bytes(value: sympy.Expr, what: str) -> int:
+    if not value.is_Rational:
+        raise DerivationError(f"{what} did not reduce to a number ({value}); give every size")
+    if not value.is_Integer:
+        raise DerivationError(
+            f"{what} is {value} bytes, not a whole number: with bit-packed masks choose sizes whose "
+            "mask element counts are multiples of 8")
+    return int(value)

@@ -1,0 +1,136 @@
+"""What a declaration is: a tensor kept for backward, with a shape, a dtype and its storage.
+
+A :class:`Tensor` is plain data. Its bytes are derived from shape × bytes per element × copies,
+never stored. Shapes are written in paper letters, one axis per word::
+
+    Tensor("attention/softmax_output", "b a s s", ACT, split="a", why=..., source=...)
+
+>>> from derivation.tensors import Tensor, BF16
+>>> t = Tensor("mlp/gelu_input", "s b 4h", BF16, why="GeLU backward", source="paper §4.1")
+>>> t.bytes
+8*b*h*s
+>>> t.shape_text
+'s b 4h'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import sympy
+
+from .notation import shape_text
+from .parser import parse
+from .symbols import beta, mu
+
+
+@dataclass(frozen=True)
+class DType:
+    """How one element is stored: its name and its size in bytes (a number, or β/μ)."""
+
+    name: str
+    bytes: sympy.Expr
+
+    def __str__(self) -> str:
+        return self.name
+
+
+BF16 = DType("bf16", sympy.Integer(2))
+FP16 = DType("fp16", sympy.Integer(2))
+FP32 = DType("fp32", sympy.Integer(4))
+INT64 = DType("int64", sympy.Integer(8))
+BOOL = DType("bool", sympy.Integer(1))
+BIT = DType("1 bit", sympy.Rational(1, 8))
+BETA = DType("β", beta)  # symbolic activation element size
+MU = DType("μ", mu)  # symbolic mask element size
+
+
+def shape(text: str) -> tuple[sympy.Expr, ...]:
+    """Read a shape written in paper letters, one axis per word.
+
+    >>> shape("b a s h/a")
+    (b, a, s, h/a)
+    """
+    return tuple(parse(axis) for axis in text.split())
+
+
+def _read_shape(dims) -> tuple[sympy.Expr, ...]:
+    return shape(dims) if isinstance(dims, str) else tuple(sympy.sympify(d) for d in dims)
+
+
+@dataclass(frozen=True)
+class Storage:
+    """A buffer whose slices are saved as views. A saved view keeps its whole storage alive, so
+    whenever one view of a storage is kept, every slice of it must be declared too (a test checks
+    that the views add up to the storage)."""
+
+    name: str
+    shape: tuple[sympy.Expr, ...]
+
+    def __init__(self, name: str, shape: str | tuple):
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "shape", _read_shape(shape))
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """One activation kept for backward.
+
+    name:     block path, ``block/tensor`` (``attention/softmax_output``)
+    shape:    axes in paper letters (written as a string, stored as sympy expressions)
+    dtype:    element storage (:class:`DType`)
+    why:      which backward computation reads it
+    source:   the paper section or the PyTorch op that keeps it
+    split:    the letter tensor parallelism divides (``a`` heads, ``g`` key/value heads,
+              ``f`` MLP width, ``v`` vocabulary); ``None`` when every rank keeps a replica
+    view_of:  the storage it is a slice of, when it is a view (``None``: its own storage)
+    region:   ``core_attention`` for what selective recomputation recomputes
+    stat:     a normalization statistic (mean, rstd), which the paper leaves out
+    copies:   how many of it are alive at once (layers and micro-batches in flight)
+    """
+
+    name: str
+    shape: tuple[sympy.Expr, ...]
+    dtype: DType
+    why: str
+    source: str
+    split: str | None = None
+    view_of: Storage | None = None
+    region: str = ""
+    stat: bool = False
+    copies: sympy.Expr = field(default=sympy.Integer(1))
+
+    def __init__(self, name, shape, dtype, *, why, source, split=None, view_of=None, region="",
+                 stat=False, copies=sympy.Integer(1)):
+        values = dict(name=name, shape=_read_shape(shape),
+                      dtype=dtype, why=why, source=source, split=split, view_of=view_of,
+                      region=region, stat=stat, copies=sympy.sympify(copies))
+        for key, value in values.items():
+            object.__setattr__(self, key, value)
+
+    @property
+    def block(self) -> str:
+        return self.name.split("/", 1)[0]
+
+    @property
+    def elements(self) -> sympy.Expr:
+        return sympy.Mul(*self.shape)
+
+    @property
+    def bytes(self) -> sympy.Expr:
+        """Bytes kept: elements × bytes per element × copies alive."""
+        return self.elements * self.dtype.bytes * self.copies
+
+    @property
+    def shape_text(self) -> str:
+        return shape_text(self.shape)
+
+    def with_shape(self, dims: tuple[sympy.Expr, ...]) -> "Tensor":
+        return replace(self, shape=tuple(dims))
+
+    def substitute(self, mapping: dict) -> "Tensor":
+        """The same declaration with symbols replaced (f → 4h, g → a, s → s/c)."""
+        if not mapping:
+            return self
+        dims = tuple(sympy.sympify(dim).subs(mapping) for dim in self.shape)
+        return replace(self, shape=dims, copies=self.copies.subs(mapping))

@@ -1,0 +1,109 @@
+"""Recover the exact coefficients of a symbolic form from measurements at a few sizes.
+
+Measured bytes are whole numbers and the forms are linear in their coefficients, so the
+coefficients come from an exact rational solve: as many sizes as unknowns determine them, and
+every further size is a check. A form that does not fit raises :class:`FitError`, naming the size
+where it fails.
+
+>>> from derivation.symbols import s, b, h
+>>> fit(lambda z: 34 * z["s"] * z["b"] * z["h"] + 6,
+...     [{"s": 2, "b": 1, "h": 4}, {"s": 4, "b": 2, "h": 8}], [s * b * h, 1])
+{b*h*s: 34, 1: 6}
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Sequence
+
+import sympy
+
+from derivation.errors import DerivationError
+
+Sizes = Mapping[str, int]
+
+
+class FitError(DerivationError):
+    """The sizes do not determine the coefficients, or the form does not fit the measurements."""
+
+
+def with_defaults(sizes: Sizes) -> dict[str, int]:
+    """Sizes with f = 4h and g = a filled in when absent (the layers' own defaults)."""
+    out = dict(sizes)
+    if "h" in out:
+        out.setdefault("f", 4 * out["h"])
+    if "a" in out:
+        out.setdefault("g", out["a"])
+    return out
+
+
+def value_at(term: Any, sizes: Sizes) -> sympy.Rational:
+    """A term's exact value at these sizes; symbols are matched by name.
+
+    >>> from derivation.symbols import a, s, b
+    >>> value_at(a * s**2 * b, {"a": 2, "s": 3, "b": 1})
+    18
+    """
+    expr = sympy.sympify(term)
+    missing = sorted(sym.name for sym in expr.free_symbols if sym.name not in sizes)
+    if missing:
+        raise FitError(f"term {expr} uses {', '.join(missing)}, which the sizes {dict(sizes)} "
+                       "do not give")
+    return sympy.nsimplify(expr.subs({sym: sizes[sym.name] for sym in expr.free_symbols}))
+
+
+def solve(rows: Sequence[Sequence[Any]], values: Sequence[int], terms: Sequence[Any],
+          labels: Sequence[Any]) -> dict[Any, sympy.Rational]:
+    """Exact solution of rows · c = values, checked against every row."""
+    matrix = sympy.Matrix(rows)
+    if matrix.rank() < len(terms):
+        raise FitError(f"the sizes {list(labels)} cannot tell the terms {list(terms)} apart: "
+                       "add sizes that vary every letter independently (e.g. f ≠ 4h, g ≠ a)")
+    # pick independent rows greedily: the first len(terms) that raise the rank
+    chosen: list[int] = []
+    for i in range(len(rows)):
+        if sympy.Matrix([rows[j] for j in chosen + [i]]).rank() > len(chosen):
+            chosen.append(i)
+        if len(chosen) == len(terms):
+            break
+    square = sympy.Matrix([rows[i] for i in chosen])
+    coefficients = square.LUsolve(sympy.Matrix([values[i] for i in chosen]))
+    for i, row in enumerate(rows):
+        predicted = sum(c * x for c, x in zip(coefficients, row))
+        if predicted != values[i]:
+            raise FitError(f"the form {sum(sympy.sympify(t) * c for t, c in zip(terms, coefficients))}"
+                           f" (from sizes {[labels[j] for j in chosen]}) predicts {predicted} "
+                           f"bytes at {labels[i]}, but {values[i]} were measured: "
+                           "the form does not fit")
+    return {term: sympy.nsimplify(c) for term, c in zip(terms, coefficients)}
+
+
+def fit(build: Callable[[dict[str, int]], Any], sizes_list: Sequence[Sizes],
+        terms: Sequence[Any]) -> dict[Any, sympy.Rational]:
+    """Coefficients c of ``sum(c[t] * t for t in terms)`` that reproduce ``build(sizes)``.
+
+    ``build(sizes)`` returns the measured bytes at those sizes: an int, or a
+    :class:`~derivation.verify.measure.Measurement` (its ``bytes``, statistics excluded). Sizes are
+    passed with f = 4h and g = a filled in. Needs at least ``len(terms)`` sizes whose rows are
+    independent; every extra size is checked.
+    """
+    if len(sizes_list) < len(terms):
+        raise FitError(f"{len(terms)} terms need at least {len(terms)} sizes; "
+                       f"got {len(sizes_list)}")
+    full = [with_defaults(z) for z in sizes_list]
+    values = []
+    for z in full:
+        measured = build(z)
+        values.append(int(getattr(measured, "bytes", measured)))
+    rows = [[value_at(t, z) for t in terms] for z in full]
+    return solve(rows, values, terms, full)
+
+
+def as_expression(coefficients: Mapping[Any, Any]) -> sympy.Expr:
+    """The fitted form as one expression.
+
+    >>> from derivation.symbols import s, b, h
+    >>> as_expression({s * b * h: 34, 1: 0})
+    34*b*h*s
+    """
+    return sum((sympy.sympify(c) * sympy.sympify(t) for t, c in coefficients.items()),
+               sympy.Integer(0))
