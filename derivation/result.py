@@ -120,6 +120,12 @@ class Derivation:
         numbers = self.check_values(values)
         return [(tensor, _whole_bytes(tensor.bytes.subs(numbers), tensor.name)) for tensor in self.tensors]
 
+    def evaluate_many(self, **arrays: Any):
+        """Exact int64 bytes over numpy arrays of sizes (broadcast); see :mod:`derivation.vectorized`."""
+        from .vectorized import evaluate_many
+
+        return evaluate_many(self, **arrays)
+
     # --- display ---------------------------------------------------------------------------------
 
     def __str__(self) -> str:
