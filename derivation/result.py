@@ -120,6 +120,18 @@ class Derivation:
         numbers = self.check_values(values)
         return [(tensor, _whole_bytes(tensor.bytes.subs(numbers), tensor.name)) for tensor in self.tensors]
 
+    def evaluate_flops(self, **values: Any) -> tuple[int, int]:
+        """(forward FLOPs of one layer, FLOPs the recomputation policy runs again), per rank."""
+        numbers = read_values(values)
+        forward = self.forward_flops.subs(numbers)
+        recompute = self.recompute_flops.subs(numbers)
+        missing = sorted(forward.free_symbols | recompute.free_symbols, key=str)
+        if missing:
+            raise missing_error(missing)
+        if not (forward.is_Integer and recompute.is_Integer):
+            raise DerivationError(f"FLOPs are not whole numbers at these sizes ({forward}, {recompute})")
+        return int(forward), int(recompute)
+
     def evaluate_many(self, **arrays: Any):
         """Exact int64 bytes over numpy arrays of sizes (broadcast); see :mod:`derivation.vectorized`."""
         from .vectorized import evaluate_many

@@ -42,6 +42,8 @@ POLICIES = {"none": keep_everything, "selective": recompute_core_attention,
 # Inputs of column-parallel linears: under sequence parallelism each is the all-gathered norm
 # output. By default only the local shard is kept and the all-gather is repeated in backward.
 GATHERED_INPUTS = {"attention/qkv_input", "mlp/fc1_input", "output/projection_input"}
+# The vocabulary-parallel embedding reads every token id on every rank: never split along s.
+WHOLE_SEQUENCE = {"embedding/token_ids"}
 
 
 def divide_axis(tensor: Tensor, symbol: sympy.Symbol, by: sympy.Expr) -> Tensor:
@@ -74,7 +76,8 @@ def tensor_parallel(tensors: list[Tensor], v: Variant) -> list[Tensor]:
     for tensor in tensors:
         if tensor.split:
             out.append(divide_axis(tensor, SYMBOLS[tensor.split].symbol, t))
-        elif v.sequence_parallel and not (keep_gathered and tensor.name in GATHERED_INPUTS):
+        elif (v.sequence_parallel and tensor.name not in WHOLE_SEQUENCE
+              and not (keep_gathered and tensor.name in GATHERED_INPUTS)):
             out.append(divide_axis(tensor, s, t))
         else:
             out.append(tensor)

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from .. import notation
+from ..errors import DerivationError
 from ..result import Derivation
 from ..variant import as_dict, describe
 from .units import grouped, human, percent
@@ -130,8 +131,18 @@ def evaluation(d: Derivation, values: dict[str, Any]) -> dict[str, Any]:
         "breakdown": d.evaluate_breakdown(**values),
         "values": {k: (v if isinstance(v, int) else str(v)) for k, v in values.items()},
         "variant": describe(d.variant),
+        "forward_flops": str(d.forward_flops),
         "recompute_flops": str(d.recompute_flops),
+        **_flops(d, values),
     }
+
+
+def _flops(d: Derivation, values: dict[str, Any]) -> dict[str, int]:
+    try:
+        forward, recompute = d.evaluate_flops(**values)
+    except DerivationError:  # FLOPs need a size the memory does not (f or g unset): leave them out
+        return {}
+    return {"forward_flops_value": forward, "recompute_flops_value": recompute}
 
 
 def evaluation_text(d: Derivation, values: dict[str, Any]) -> str:
@@ -143,6 +154,11 @@ def evaluation_text(d: Derivation, values: dict[str, Any]) -> str:
         lines.append(f"  {block.ljust(width)}  {grouped(n):>20} bytes  {human(n):>11}  {percent(n, total):>6}")
     lines.append(f"  {'total'.ljust(width)}  {grouped(total):>20} bytes  {human(total):>11}")
     lines += ["", f"closed form  {data['paper_form']}"]
+    if "recompute_flops_value" in data and d.variant.recompute != "none":
+        forward, again = data["forward_flops_value"], data["recompute_flops_value"]
+        lines.append(f"recompute    {notation.text(d.recompute_flops)} FLOPs per layer = {grouped(again)} "
+                     f"({percent(again, forward)} of the forward, {percent(again, 3 * forward)} of "
+                     "forward + backward)")
     return "\n".join(lines)
 
 
