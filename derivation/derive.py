@@ -32,16 +32,17 @@ def derive(variant: Variant | None = None, *, config: Any = None, preset: str | 
     >>> derive(attention="flash").total
     4*a*b*s + 34*b*h*s
     """
-    from .config import read_config
-    from .presets import layer_preset
-
     base = variant or Variant()
     if preset is not None:
+        from .presets import layer_preset
+
         if variant is not None:
             raise DerivationError("give either variant or preset, not both")
         base = layer_preset(preset).variant
     merged: dict[str, Any] = {}
     if config is not None:
+        from .config import read_config
+
         merged.update(read_config(config))
     merged.update(switches)
     return derive_variant(make_variant(merged, base) if merged else _checked(base))
@@ -98,7 +99,7 @@ def _wholes(v: Variant, kept: list[Tensor]) -> tuple[Whole, ...]:
     wholes: dict[sympy.Expr, Whole] = {}
     for tensor in kept:
         for dim in tensor.shape:
-            numerator, denominator = sympy.fraction(sympy.factor(dim))
+            numerator, denominator = sympy.fraction(dim)
             if denominator != 1 and dim not in wholes:
                 wholes[dim] = Whole(dim, f"axis {_show(dim)} of {tensor.name} needs "
                                          f"{_show(denominator)} to divide {_show(numerator)}")

@@ -72,7 +72,7 @@ def _norm_stats(v: Variant, name: str, stats: list[str]) -> list[Tensor]:
 
 def attention(v: Variant, p: Precision) -> list[Tensor]:
     """The self-attention block: QKV projection, core attention, output projection, dropout."""
-    gqa = sympy.simplify(v.kv_heads - a) != 0
+    gqa = v.kv_heads != a
     kept = [Tensor("attention/qkv_input", "s b h", p.act, source=f"{PAPER}; the LayerNorm 1 output, input of the QKV linear(s)",
                    why="weight gradients of the Q, K and V projections (one tensor shared by the three)")]
     kept += _qkv(v, p, gqa)

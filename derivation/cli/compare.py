@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
 from .. import notation
-from ..compare import compare
-from ..render.units import grouped, human
 from .options import add_switches, add_values, relevant, switches_of, values_of
 
 
@@ -26,6 +22,9 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    from ..compare import compare
+    from ..render.units import grouped, human
+
     result = compare(args.a, args.b, **switches_of(args))
     values = values_of(args)
     numbers = None
@@ -34,6 +33,8 @@ def run(args) -> int:
         second = relevant(result.b, values)
         numbers = (result.a.evaluate(**first), result.b.evaluate(**second))
     if args.json:
+        import json
+
         data = {
             "a": notation.paper_text(result.a.total),
             "b": notation.paper_text(result.b.total),

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..config import read_config, read_config_values
 from ..derive import derive
 from ..errors import DerivationError
 from ..presets import MODEL_PRESETS, LAYER_PRESETS, model_preset
@@ -59,6 +58,8 @@ def derivation_of(args: argparse.Namespace, prefix: str = "") -> Derivation:
     if model:
         switches.update(model_preset(model).switches(scope))
     if getattr(args, "config", None):
+        from ..config import read_config
+
         switches.update(read_config(args.config))
     switches.update(switches_of(args))
     return derive(preset=preset, **switches)
@@ -70,6 +71,8 @@ def values_of(args: argparse.Namespace) -> dict[str, Any]:
     if getattr(args, "model", None):
         values.update(model_preset(args.model).values)
     if getattr(args, "config", None):
+        from ..config import read_config_values
+
         values.update(read_config_values(args.config))
     for text in getattr(args, "assignments", []):
         name, value = read_assignment(text)

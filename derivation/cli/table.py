@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ..render import tables
 from .options import add_switches, add_values, derivation_of, relevant, values_of
 
 
@@ -19,6 +18,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    from ..render import tables
+
     d = derivation_of(args)
     values = relevant(d, values_of(args)) or None
     if values is not None:
