@@ -27,15 +27,21 @@ def add_switches(parser: argparse.ArgumentParser) -> None:
     for name in SWITCHES:
         option = "--" + name.replace("_", "-")
         if name in FLAGS:
-            group.add_argument(option, dest=name, action=argparse.BooleanOptionalAction, default=None,
-                               help=HELP[name])
+            _add_flag(group, name, HELP[name])
         elif name in CHOICES:
             group.add_argument(option, dest=name, metavar="|".join(CHOICES[name]), help=HELP[name])
         else:
             group.add_argument(option, dest=name, metavar="EXPR", help=HELP[name])
     for name in SHORTHANDS:
-        group.add_argument("--" + name, dest=name, action=argparse.BooleanOptionalAction,
-                           default=None, help=HELP[name])
+        _add_flag(group, name, HELP[name])
+
+
+def _add_flag(group, name: str, help: str) -> None:
+    """``--dropout`` (on), ``--dropout off``, ``--no-dropout``: values are checked by the variant."""
+    option = "--" + name.replace("_", "-")
+    group.add_argument(option, dest=name, nargs="?", const="on", default=None, metavar="on|off", help=help)
+    group.add_argument("--no-" + option[2:], dest=name, action="store_const", const="off",
+                       help=argparse.SUPPRESS)
 
 
 def add_values(parser: argparse.ArgumentParser) -> None:

@@ -48,7 +48,7 @@ def value_at(term: Any, sizes: Sizes) -> sympy.Rational:
     if missing:
         raise FitError(f"term {expr} uses {', '.join(missing)}, which the sizes {dict(sizes)} "
                        "do not give")
-    return sympy.nsimplify(expr.subs({sym: sizes[sym.name] for sym in expr.free_symbols}))
+    return expr.subs({sym: sympy.Integer(sizes[sym.name]) for sym in expr.free_symbols})
 
 
 def solve(rows: Sequence[Sequence[Any]], values: Sequence[int], terms: Sequence[Any],
@@ -70,11 +70,11 @@ def solve(rows: Sequence[Sequence[Any]], values: Sequence[int], terms: Sequence[
     for i, row in enumerate(rows):
         predicted = sum(c * x for c, x in zip(coefficients, row))
         if predicted != values[i]:
-            raise FitError(f"the form {sum(sympy.sympify(t) * c for t, c in zip(terms, coefficients))}"
-                           f" (from sizes {[labels[j] for j in chosen]}) predicts {predicted} "
-                           f"bytes at {labels[i]}, but {values[i]} were measured: "
+            form = sum(sympy.sympify(t) * c for t, c in zip(terms, coefficients))
+            raise FitError(f"the form {form} (from sizes {[labels[j] for j in chosen]}) predicts "
+                           f"{predicted} bytes at {labels[i]}, but {values[i]} were measured: "
                            "the form does not fit")
-    return {term: sympy.nsimplify(c) for term, c in zip(terms, coefficients)}
+    return dict(zip(terms, coefficients))
 
 
 def fit(build: Callable[[dict[str, int]], Any], sizes_list: Sequence[Sizes],

@@ -154,6 +154,10 @@ class Norm(nn.Module):
         return llama_rms_norm(x, self.weight, self.eps)
 
 
+def _same_storage(x: torch.Tensor, y: torch.Tensor) -> bool:
+    return torch._C._storage_id(x) == torch._C._storage_id(y)
+
+
 def repeat_kv(x: torch.Tensor, n_rep: int) -> torch.Tensor:
     """Hugging Face's ``repeat_kv``: [b, g, s, d] → [b, g·n_rep, s, d] by expand + reshape."""
     if n_rep == 1:
@@ -227,11 +231,18 @@ class Attention(nn.Module):
         else:
             out = self.eager(q, k, v)  # [b, a, s, d]
         out = out.permute(2, 0, 1, 3)  # [s, b, a, d]
-        if self.output == "copy":
-            out = out.contiguous()
-        return self.proj(out.reshape(s, b, z.h))  # a view when out is physically [s, b, a, d]
+        if self.output == "copy":  # clone, since .contiguous() is a no-op on flash's layout
+            out = out.clone(memory_format=torch.contiguous_format)
+        flat = out.reshape(s, b, z.h)  # a view when out is physically [s, b, a, d]
+        if self.kind == "flash" and self.output == "view" and not _same_storage(flat, out):
+            raise RuntimeError("flash output is not physically [s, b, a, d]: attention_output="
+                               "'view' would silently copy; the query layout changed")
+        return self.proj(flat)
 
     def eager(self, q, k, v):
+        """Hugging Face eager attention. ``torch.matmul`` folds [b, a, s, d] to [b·a, s, d]: a view
+        when b = 1 (Q, K, V stay views of their projection output, keeping it alive), a copy when
+        b > 1. ``repeat_kv`` copies unless g = 1 and b = 1 (then expand + reshape is a view)."""
         k, v = repeat_kv(k, self.z.a // self.z.g), repeat_kv(v, self.z.a // self.z.g)
         scores = torch.matmul(q, k.transpose(-2, -1)) * (1 / math.sqrt(self.z.d))  # [b, a, s, s]
         if self.softmax_fp32:  # Hugging Face eager attention
@@ -244,7 +255,7 @@ class Attention(nn.Module):
 
 
 class MLP(nn.Module):
-    """h → f → h with GeLU or ReLU; SwiGLU with separate gate/up linears or Megatron's fused one."""
+    """h → f → h with GeLU or ReLU; SwiGLU with separate gate/up linears or fused (Megatron)."""
 
     def __init__(self, kind: str, z: Sizes, dtype: torch.dtype):
         super().__init__()

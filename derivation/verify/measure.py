@@ -85,6 +85,20 @@ class Measurement:
     def total_bytes(self) -> int:
         return self.bytes + self.stats_bytes
 
+    def __repr__(self) -> str:
+        return (f"Measurement(bytes={self.bytes}, stats_bytes={self.stats_bytes}, "
+                f"storages={len(self.records)})")
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{r.bytes:,d}</td><td>{str(r.dtype).removeprefix('torch.')}</td>"
+            f"<td>{'×'.join(map(str, r.shapes[0]))}</td><td>{', '.join(r.modules)}</td>"
+            f"<td>{', '.join(r.nodes)}</td><td>{'stat' if r.stat else ''}</td></tr>"
+            for r in self.records)
+        return ("<table><tr><th>bytes</th><th>dtype</th><th>shape</th><th>module</th>"
+                f"<th>saved by</th><th></th></tr>{rows}</table>"
+                f"<p>{self.bytes:,d} bytes kept, {self.stats_bytes:,d} bytes of statistics</p>")
+
     def __str__(self) -> str:
         lines = [str(r) for r in self.records]
         lines.append(f"{self.bytes:>14,d}  bytes kept (without statistics)")
