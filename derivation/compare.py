@@ -4,8 +4,9 @@
 >>> c = compare("megatron", {"attention": "flash"})
 >>> [t.name for t in c.only_in_a]
 ['attention/softmax_output', 'attention/softmax_dropout_mask', 'attention/softmax_dropout_output', 'attention/proj_input']
->>> c.difference
-4*a*b*s - 5*a*b*s**2
+>>> from derivation.notation import text
+>>> text(c.difference)
+'4asb - 5as^2b'
 """
 
 from __future__ import annotations

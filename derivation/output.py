@@ -42,6 +42,9 @@ def write_atomic(path: str | Path, write: Callable[[Path], None] | str | bytes) 
             temp.write_bytes(write)
         else:
             temp.write_text(write, encoding="utf-8")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the user's usual mode
         os.replace(temp, path)
     except OSError as error:
         raise DerivationError(f"cannot write {str(path)!r}: {error.strerror or error}") from None

@@ -28,8 +28,8 @@ the offending character.
 
 >>> parse("sbh(34 + 5as/h)")
 b*h*s*(5*a*s/h + 34)
->>> parse("34sbh + 5as^2b")
-5*a*b*s**2 + 34*b*h*s
+>>> parse("34sbh + 5as^2b") == parse("5*a*s**2*b + 34*s*b*h")
+True
 >>> parse("__import__('os')")
 Traceback (most recent call last):
 ...
@@ -213,8 +213,9 @@ def parse(text: str) -> sympy.Expr:
 
     >>> parse("2*s*b*h")
     2*b*h*s
-    >>> parse("sbh(10 + 24/t + 5as/(ht))").expand()
-    10*b*h*s + 5*a*b*s**2/t + 24*b*h*s/t
+    >>> from derivation.notation import text
+    >>> text(parse("sbh(10 + 24/t + 5as/(ht))"))
+    '10sbh + 24sbh/t + 5as^2b/t'
     """
     if not isinstance(text, str):
         raise ParseError(f"expected formula text, got {type(text).__name__}")

@@ -107,7 +107,11 @@ class Derivation:
     def evaluate(self, **values: Any) -> int:
         """Exact integer bytes at the given sizes (``evaluate(s=2048, b=1, h=12288, a=96)``)."""
         numbers = self.check_values(values)
-        return _whole_bytes(self.total.subs(numbers), "the total")
+        total = self.total.subs(numbers)
+        if total.is_Rational and not total.is_Integer:  # name the tensor that is fractional
+            for tensor in self.tensors:
+                _whole_bytes(tensor.bytes.subs(numbers), tensor.name)
+        return _whole_bytes(total, "the total")
 
     def evaluate_breakdown(self, **values: Any) -> dict[str, int]:
         """Exact integer bytes per block at the given sizes."""
@@ -160,6 +164,7 @@ def _whole_bytes(value: sympy.Expr, what: str) -> int:
         raise DerivationError(f"{what} did not reduce to a number ({value}); give every size")
     if not value.is_Integer:
         raise DerivationError(
-            f"{what} is {value} bytes, not a whole number: with bit-packed masks choose sizes whose "
-            "mask element counts are multiples of 8")
+            f"{what} is {value} bytes, not a whole number: a bit-packed mask needs a multiple of "
+            "8 elements, and convention='megatron' applies the fractional interleave factor to "
+            "per-micro-batch terms; choose sizes that make it whole")
     return int(value)

@@ -1,8 +1,8 @@
 """The per-tensor derivation as a table: text for terminals, Markdown, JSON.
 
 >>> from derivation import derive
->>> print(markdown(derive()).splitlines()[2])
-| attention | qkv_input | s b h | bf16 | 2sbh | 7.1% | weight gradients of the Q, K and V projections (one tensor shared by the three) |
+>>> print(markdown(derive()).splitlines()[3])
+| attention | qkv_input | s b h | bf16 | 2sbh | 1.8% | weight gradients of the Q, K and V projections (one tensor shared by the three) |
 """
 
 from __future__ import annotations
