@@ -1,0 +1,124 @@
+"""``derivation plot``: memory against sequence length, or a per-block breakdown, as png/svg/pdf."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import DerivationError
+from .options import add_switches, add_values, switches_of, values_of
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "plot", help="plot memory against sequence length, or by block (png, svg, pdf)",
+        description="Draw activation memory in GiB (1024-based) from the exact byte counts. "
+                    "--kind seq: log-log lines against sequence length, one per variant; "
+                    "--kind breakdown: stacked bars by block at the given sizes. Sizes come from "
+                    "--model, --config and --set; with none given, GPT-3 175B's. Needs matplotlib "
+                    "(pip install 'derivation[notebooks]').")
+    parser.add_argument("-o", "--output", metavar="FILE", required=True,
+                        help="the image to write: .png, .svg or .pdf (written atomically)")
+    parser.add_argument("--kind", choices=("seq", "breakdown"), default="seq",
+                        help="seq: memory against sequence length (default); breakdown: stacked bars by block")
+    parser.add_argument("--variants", metavar="NAME,NAME",
+                        help="layer presets to draw side by side (megatron,gpt2,llama,...); the typed "
+                             "switches apply to each")
+    parser.add_argument("--seq", metavar="S,S,...",
+                        help="sequence lengths for --kind seq (default: 512 to 131072, powers of 2)")
+    add_switches(parser)
+    add_values(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..output import check_writable, write_atomic
+    from ..render import plots
+
+    path = check_writable(args.output)
+    fmt = Path(args.output).suffix.lower().lstrip(".")
+    if fmt not in plots.FORMATS:
+        raise DerivationError(f"cannot tell the image format of {args.output!r}: name a file "
+                              f"ending in {', '.join('.' + f for f in plots.FORMATS)}")
+    try:
+        import matplotlib
+    except ImportError:
+        raise DerivationError("plotting needs matplotlib: pip install 'derivation[notebooks]'") from None
+    matplotlib.use("Agg")
+
+    variants = _derivations(args)
+    values, label = _values(args)
+    if args.kind == "seq":
+        seqs = _sequence_lengths(args.seq)
+        values.pop("s", None)
+        wanted = {name for d in variants.values() for name in (x.name for x in d.symbols)} - {"s"}
+        fig = plots.memory_vs_sequence(variants, _only(values, wanted), seqs,
+                                       title=_title("Activation memory against sequence length", values, wanted, label))
+    else:
+        wanted = {name for d in variants.values() for name in (x.name for x in d.symbols)}
+        fig = plots.breakdown_bars(variants, _only(values, wanted),
+                                   title=_title("Activation memory by block", values, wanted, label))
+    write_atomic(path, lambda temporary: plots.save(fig, temporary, fmt))
+    return 0
+
+
+def _derivations(args) -> dict[str, Any]:
+    """The variants to draw, by label: the typed switches, or each named preset with them."""
+    from ..derive import derive
+    from ..config import read_config
+    from ..presets import LAYER_PRESETS, model_preset
+    from ..variant import describe
+
+    layout: dict[str, Any] = {}
+    if args.model:
+        model = model_preset(args.model)
+        layer = LAYER_PRESETS[model.layer].switches
+        layout = {k: v for k, v in model.switches(args.scope or "layer").items()
+                  if args.variants is None or k not in layer}
+    if args.config:
+        layout.update(read_config(args.config))
+    layout.update(switches_of(args))
+    if args.variants is None:
+        d = derive(preset=args.preset, **layout)
+        return {args.preset or ", ".join(f"{k}={v}" for k, v in describe(d.variant).items()) or "paper baseline": d}
+    if args.preset:
+        raise DerivationError("give --preset or --variants, not both")
+    names = [name.strip() for name in args.variants.split(",") if name.strip()]
+    if not names:
+        raise DerivationError("--variants got no names; list layer presets, e.g. --variants megatron,llama")
+    return {name: derive(preset=name, **layout) for name in names}
+
+
+def _values(args) -> tuple[dict[str, Any], str]:
+    """Sizes from --model or --config, else GPT-3 175B's; --set overrides either."""
+    from ..presets import MODEL_PRESETS
+    from ..render.tables import REFERENCE
+
+    values = values_of(args)
+    if args.model or args.config:
+        return values, args.model or ""
+    return {**MODEL_PRESETS[REFERENCE].values, **values}, "GPT-3 175B sizes" + (" with --set" if values else "")
+
+
+def _only(values: dict[str, Any], wanted: set[str]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k in wanted}
+
+
+def _title(what: str, values: dict[str, Any], wanted: set[str], label: str) -> str:
+    sizes = ", ".join(f"{k} = {v}" for k, v in values.items() if k in wanted and (what.startswith("Activation memory by") or k != "s"))
+    return f"{what}\n{label + ': ' if label else ''}{sizes}"
+
+
+def _sequence_lengths(text: str | None) -> list[int]:
+    from ..render.plots import SEQUENCE_LENGTHS
+
+    if text is None:
+        return list(SEQUENCE_LENGTHS)
+    try:
+        seqs = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise DerivationError(f"--seq got {text!r}; expected whole numbers separated by commas, "
+                              "e.g. --seq 1024,2048,4096") from None
+    if not seqs or min(seqs) < 1:
+        raise DerivationError(f"--seq got {text!r}; expected positive sequence lengths")
+    return sorted(set(seqs))
