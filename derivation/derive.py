@@ -69,28 +69,29 @@ def derive_variant(v: Variant) -> Derivation:
     kept = context_parallel(kept, v)
     resolve = substitutions(v)
     kept = [tensor.substitute(resolve) for tensor in kept]
-    forward, recompute = _flops(v, resolve)
     return Derivation(
         variant=v,
         tensors=tuple(kept),
         recomputed=tuple(tensor.substitute(resolve) for tensor in recomputed),
         wholes=_wholes(v, kept),
-        forward_flops=forward,
-        recompute_flops=recompute,
     )
 
 
-def _flops(v: Variant, resolve: dict) -> tuple[sympy.Expr, sympy.Expr]:
+def flops(v: Variant) -> tuple[sympy.Expr, sympy.Expr]:
+    """(forward FLOPs of one layer, FLOPs the recomputation policy runs again), per rank."""
     matmuls = forward_matmuls(v)
     per_rank = v.tensor_parallel * v.context_parallel
-    forward = sympy.expand(sum(op.flops for op in matmuls).subs(resolve) / per_rank)
+    resolve = substitutions(v)
+
+    def total(ops) -> sympy.Expr:
+        return sympy.expand(sympy.Add(*[op.flops for op in ops]).xreplace(resolve) / per_rank)
+
+    forward = total(matmuls)
     if v.recompute == "full":
-        recompute = forward
-    elif v.recompute == "selective":
-        recompute = sympy.expand(sum(op.flops for op in matmuls if op.region == "core_attention").subs(resolve) / per_rank)
-    else:
-        recompute = sympy.Integer(0)
-    return forward, recompute
+        return forward, forward
+    if v.recompute == "selective":
+        return forward, total([op for op in matmuls if op.region == "core_attention"])
+    return forward, sympy.Integer(0)
 
 
 def _wholes(v: Variant, kept: list[Tensor]) -> tuple[Whole, ...]:

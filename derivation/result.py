@@ -49,8 +49,22 @@ class Derivation:
     tensors: tuple[Tensor, ...]  # kept for backward, per rank, in forward order
     recomputed: tuple[Tensor, ...]  # declared, but dropped by the recomputation policy
     wholes: tuple[Whole, ...]  # quantities that must be whole numbers (h/a, a/t, ...)
-    forward_flops: sympy.Expr  # matrix-multiply FLOPs of one layer's forward, per rank
-    recompute_flops: sympy.Expr  # of those, what the recomputation policy runs again
+
+    @cached_property
+    def _flops(self) -> tuple[sympy.Expr, sympy.Expr]:
+        from .derive import flops
+
+        return flops(self.variant)
+
+    @property
+    def forward_flops(self) -> sympy.Expr:
+        """Matrix-multiply FLOPs of one layer's forward pass, per rank."""
+        return self._flops[0]
+
+    @property
+    def recompute_flops(self) -> sympy.Expr:
+        """Of those, the FLOPs the recomputation policy runs again during backward."""
+        return self._flops[1]
 
     # --- the closed form -------------------------------------------------------------------------
 

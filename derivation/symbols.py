@@ -53,8 +53,8 @@ _TABLE = (
     _declare("m", "interleaved (virtual) pipeline stages per rank", minimum=2),
     _declare("t", "tensor-parallel size"),
     _declare("c", "context-parallel size"),
-    _declare("beta", "bytes per activation element (dtype = 'symbolic')", r"\beta", integer=False),
-    _declare("mu", "bytes per dropout-mask element (dtype = 'symbolic')", r"\mu", integer=False),
+    _declare("beta", "bytes per activation element (dtype = 'symbolic')", r"\beta", minimum=0, integer=False),
+    _declare("mu", "bytes per dropout-mask element (dtype = 'symbolic')", r"\mu", minimum=0, integer=False),
 )
 
 SYMBOLS: dict[str, SymbolInfo] = {info.name: info for info in _TABLE}

@@ -132,5 +132,7 @@ class Tensor:
         """The same declaration with symbols replaced (f → 4h, g → a, s → s/c)."""
         if not mapping:
             return self
-        dims = tuple(sympy.sympify(dim).subs(mapping) for dim in self.shape)
-        return replace(self, shape=dims, copies=self.copies.subs(mapping))
+        # xreplace swaps symbols without sympy's subs machinery: the mapping is symbol → expression
+        dims = tuple(dim.xreplace(mapping) if dim.free_symbols & mapping.keys() else dim
+                     for dim in self.shape)
+        return replace(self, shape=dims, copies=self.copies.xreplace(mapping))
