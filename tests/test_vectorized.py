@@ -1,0 +1,145 @@
+"""evaluate_many: the closed form over numpy arrays, exactly equal to evaluate elementwise."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from derivation import DerivationError, derive
+from derivation.vectorized import INT64_MAX, evaluate_many
+
+VARIANTS = {
+    "baseline": {},
+    "flash+gqa": {"attention": "flash", "kv_heads": "g"},
+    "tp-symbolic+sp": {"tensor_parallel": "t", "sequence_parallel": True},
+    "model-interleaved": {"scope": "model", "tensor_parallel": "t", "pipeline_parallel": "p",
+                          "interleave": "m"},
+    "bit-masks": {"mask_bytes": "bits"},
+    "llama-hf+cp": {"preset": "llama-hf", "tensor_parallel": "t", "context_parallel": "c"},
+}
+# Small grids: every size divides what it must (h/a, a/g, a/t, s/t, L/(pm), ...).
+GRID = {"s": [8, 16, 48], "b": [1, 2], "h": [64, 192], "a": [4, 8], "g": [1, 4], "t": [1, 2, 4],
+        "f": [256, 512], "L": [24, 48], "p": [2, 4], "m": [2, 3], "c": [2], "v": [512]}
+
+
+OVERRIDES = {"llama-hf+cp": {"g": [2, 4], "t": [1, 2]}}  # t must divide g there
+
+
+def _grid(d, name):
+    grid = {**GRID, **OVERRIDES.get(name, {})}
+    names = [symbol.name for symbol in d.symbols]
+    return names, grid, np.ix_(*(np.array(grid[n]) for n in names))
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_evaluate_many_equals_evaluate_elementwise(name):
+    d = derive(**VARIANTS[name])
+    names, grid, axes = _grid(d, name)
+    many = evaluate_many(d, **dict(zip(names, axes)))
+    assert many.dtype == np.int64
+    assert many.shape == tuple(len(grid[n]) for n in names)
+    for index in itertools.product(*(range(len(grid[n])) for n in names)):
+        values = {n: grid[n][i] for n, i in zip(names, index)}
+        assert int(many[index]) == d.evaluate(**values), values
+
+
+def test_the_method_on_derivation_delegates():
+    d = derive()
+    assert d.evaluate_many(s=np.array([2048]), b=1, h=12288, a=96).tolist() == [2868903936]
+
+
+def test_scalars_give_a_zero_dimensional_array():
+    result = evaluate_many(derive(), s=2048, b=1, h=12288, a=96)
+    assert result.shape == () and int(result) == 2868903936
+
+
+def test_flat_arrays_broadcast_elementwise():
+    d = derive()
+    s = np.array([1024, 2048, 4096])
+    b = np.array([1, 2, 4])
+    assert evaluate_many(d, s=s, b=b, h=12288, a=96).tolist() == [
+        d.evaluate(s=int(x), b=int(y), h=12288, a=96) for x, y in zip(s, b)]
+
+
+def test_python_lists_are_accepted():
+    assert evaluate_many(derive(), s=[1024, 2048], b=1, h=12288, a=96).tolist() == [931135488, 2868903936]
+
+
+def test_results_near_the_int64_limit_are_exact():
+    d = derive()
+    s = np.array([2**25, 2**26])
+    many = evaluate_many(d, s=s, b=1, h=12288, a=96)
+    assert many.tolist() == [d.evaluate(s=int(x), b=1, h=12288, a=96) for x in s]
+    assert int(many.max()) <= INT64_MAX
+
+
+def test_overflow_is_an_error_not_a_wrapped_number():
+    with pytest.raises(DerivationError, match=r"above the int64 limit 2\*\*63 - 1.*s=2147483648"):
+        evaluate_many(derive(), s=np.array([1024, 2**31]), b=1, h=12288, a=96)
+
+
+def test_numerator_overflow_with_a_fitting_quotient_is_exact():
+    # with bit-packed masks the common denominator is 8: the numerator passes 2**63 first
+    d = derive(mask_bytes="bits", tensor_parallel="t")
+    values = dict(s=2**24, b=8, h=2**14, a=2**7, t=2**3)
+    assert int(evaluate_many(d, **values)) == d.evaluate(**values)
+
+
+def test_fractional_symbolic_byte_sizes_are_substituted_exactly():
+    d = derive(dtype="symbolic")
+    s = np.array([1024, 2048])
+    many = evaluate_many(d, s=s, b=1, h=12288, a=96, beta=2, mu="3/2")
+    assert many.tolist() == [d.evaluate(s=int(x), b=1, h=12288, a=96, beta=2, mu="3/2") for x in s]
+
+
+def test_fractional_byte_sizes_in_an_array_are_refused():
+    with pytest.raises(DerivationError, match="fractional β or μ as one scalar"):
+        evaluate_many(derive(dtype="symbolic"), s=8, b=1, h=64, a=4, beta=2, mu=np.array([0.5, 1.0]))
+
+
+@pytest.mark.parametrize("values, message", [
+    (dict(s=8, b=1, h=64), r"missing value for a"),
+    (dict(s=np.array([8, 0]), b=1, h=64, a=4), r"s must be a positive whole number, got 0"),
+    (dict(s=np.array([8, -4]), b=1, h=64, a=4), r"s must be a positive whole number, got -4"),
+    (dict(s=np.array([8.0]), b=1, h=64, a=4), r"s must be an array of positive whole numbers.*float64"),
+    (dict(s=True, b=1, h=64, a=4), r"s must be an array of positive whole numbers.*bool"),
+    (dict(s=8, b=1, h=np.array([64, 96]), a=np.array([4, 5])), r"h/a is not a whole number at a=5, s=8, b=1, h=96"),
+    (dict(s=np.array([1, 2]), b=1, h=64, a=4, x=1), r"unknown symbol 'x'"),
+    (dict(s=np.array([1, 2]), b=np.array([1, 2, 3]), h=64, a=4), r"do not broadcast"),
+    (dict(s=2**64, b=1, h=64, a=4), r"above the int64 limit"),
+])
+def test_bad_input_is_a_derivation_error(values, message):
+    with pytest.raises(DerivationError, match=message):
+        evaluate_many(derive(), **values)
+
+
+def test_interleave_depth_below_two_is_refused():
+    d = derive(scope="model", pipeline_parallel="p", interleave="m")
+    with pytest.raises(DerivationError, match="m must be at least 2"):
+        evaluate_many(d, s=8, b=1, h=64, a=4, L=24, p=2, m=np.array([2, 1]))
+
+
+def test_wholes_error_names_the_first_offending_configuration():
+    d = derive(tensor_parallel="t", sequence_parallel=True)
+    with pytest.raises(DerivationError, match=r"s/t is not a whole number at a=4, s=6, b=1, h=64, t=4"):
+        evaluate_many(d, s=np.array([8, 6]), b=1, h=64, a=4, t=4)
+
+
+def test_bit_masks_need_whole_bytes():
+    d = derive(mask_bytes="bits")
+    with pytest.raises(DerivationError, match="not a whole number of bytes at a=1, s=1, b=1, h=1"):
+        evaluate_many(d, s=1, b=1, h=1, a=1)
+
+
+def test_empty_arrays_give_an_empty_result():
+    assert evaluate_many(derive(), s=np.array([], dtype=np.int64), b=1, h=64, a=4).shape == (0,)
+
+
+def test_a_denominator_that_divides_only_the_whole_numerator_is_exact():
+    # 33as²b/8 + 129sbh/4: the common factor sb supplies the 8 that 33as + 258h lacks
+    d = derive(mask_bytes="bits")
+    values = dict(s=np.array([8, 16]), b=1, h=np.array([[3], [6]]), a=np.array([[1], [3]]))
+    many = evaluate_many(d, **values)
+    assert many.tolist() == [[d.evaluate(s=s, b=1, h=h, a=a) for s in (8, 16)] for h, a in ((3, 1), (6, 3))]
