@@ -178,7 +178,8 @@ def notation_page() -> str:
            "be fractions). This table is generated from that registry.\n",
            "| symbol | written | meaning | smallest value | whole number |", "|---|---|---|---|---|"]
     for name, info in SYMBOLS.items():
-        out.append(f"| `{name}` | ${info.latex}$ | {cell(info.meaning)} | {info.minimum} | "
+        smallest = info.minimum if info.integer else "any fraction > 0"
+        out.append(f"| `{name}` | ${info.latex}$ | {cell(info.meaning)} | {smallest} | "
                    f"{'yes' if info.integer else 'no'} |")
     d = derive()
     example = d.tensors[2]
