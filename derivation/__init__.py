@@ -5,11 +5,13 @@
 sbh(34 + 5as/h)
 """
 
+from .check import check
+from .compare import compare
 from .derive import derive
 from .errors import DerivationError, ParseError
 from .parser import parse
 from .result import Derivation
 from .variant import Variant, make_variant
 
-__all__ = ["derive", "Derivation", "DerivationError", "ParseError", "Variant", "make_variant", "parse"]
+__all__ = ["check", "compare", "derive", "Derivation", "DerivationError", "ParseError", "Variant", "make_variant", "parse"]
 __version__ = "0.1.0"

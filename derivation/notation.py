@@ -154,9 +154,10 @@ def _by_size(expr: sympy.Expr) -> list[tuple[sympy.Expr, sympy.Expr]]:
 def _grouped(expr: sympy.Expr, write, open_, close) -> str:
     pieces = []
     for size, byte_sum in _by_size(expr):
-        inner = write(byte_sum)
-        inner = f"{open_}{inner}{close}" if len(sympy.Add.make_args(byte_sum)) > 1 else inner
-        pieces.append(f"{write(size)}{inner}" if size != 1 else inner)
+        if len(sympy.Add.make_args(byte_sum)) == 1:  # one term: write it whole, 2sbhβ
+            pieces.append(write(size * byte_sum))
+        else:
+            pieces.append(f"{write(size)}{open_}{write(byte_sum)}{close}" if size != 1 else write(byte_sum))
     return " + ".join(pieces)
 
 

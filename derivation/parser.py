@@ -19,8 +19,9 @@ Grammar, written the way papers write formulas::
 - Juxtaposition means multiplication: ``5as^2b`` is ``5*a*s**2*b``, ``sbh(34 + 5as/h)`` is a
   product, never a call.
 - Numbers are exact: ``0.5`` is ``1/2``. ``²``/``³``, ``×``, ``·``, ``÷`` and ``−`` are read as
-  ``^2``/``^3``, ``*``, ``*``, ``/`` and ``-``.
-- Exponents must be whole numbers between -64 and 64, so no input can ask for a huge power.
+  ``^2``/``^3``, ``*``, ``*``, ``/`` and ``-``. Digits are ASCII 0-9 only.
+- Exponents must be whole numbers between -64 and 64, no power may build a degree above 64 or a
+  number above 4096 bits, so no input can ask for a huge power, nested or not.
 
 Anything else (underscores, quotes, dots outside numbers, commas, brackets other than
 parentheses, text over 1000 characters, nesting over 64 levels) is refused with the position of
@@ -50,8 +51,11 @@ MAX_LENGTH = 1000
 MAX_DEPTH = 64
 MAX_EXPONENT = 64
 
-_TRANSLATE = str.maketrans({"×": "*", "·": "*", "÷": "/", "−": "-", "²": "^2", "³": "^3"})
-_NUMBER = re.compile(r"\d+(\.\d+)?")
+_OPERATORS = {"×": "*", "·": "*", "÷": "/", "−": "-"}
+_SUPERSCRIPTS = {"²": "2", "³": "3"}
+_DIGITS = "0123456789"
+_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?")
+MAX_BITS = 4096  # the largest number a formula may build (2^4096 is far past any byte count)
 _NAMES = sorted([*SYMBOLS, *ALIASES], key=len, reverse=True)  # longest first: "beta" before "b"
 
 
@@ -74,7 +78,7 @@ def tokenize(text: str) -> list[Token]:
         char = text[i]
         if char.isspace():
             i += 1
-        elif char.isdigit():
+        elif char in _DIGITS:
             match = _NUMBER.match(text, i)
             tokens.append(Token("number", match.group(), i))
             i = match.end()
@@ -83,8 +87,12 @@ def tokenize(text: str) -> list[Token]:
         elif text.startswith("**", i):
             tokens.append(Token("^", "**", i))
             i += 2
-        elif char in "+-*/^()":
-            tokens.append(Token(char, char, i))
+        elif char in "+-*/^()" or char in _OPERATORS:
+            kind = _OPERATORS.get(char, char)
+            tokens.append(Token(kind, kind, i))
+            i += 1
+        elif char in _SUPERSCRIPTS:  # s² is s^2
+            tokens += [Token("^", "^", i), Token("number", _SUPERSCRIPTS[char], i)]
             i += 1
         elif char.isalpha() and char.isascii() or char in ALIASES:
             i = _split_letters(text, i, tokens)
@@ -162,12 +170,12 @@ class _Parser:
         return result
 
     def unary(self) -> sympy.Expr:
-        token = self.peek()
-        if token is not None and token.kind in "+-":
+        negative = False
+        while (token := self.peek()) is not None and token.kind in "+-":  # a loop: no recursion
             self.take()
-            operand = self.unary()
-            return -operand if token.kind == "-" else operand
-        return self.power()
+            negative ^= token.kind == "-"
+        operand = self.power()
+        return -operand if negative else operand
 
     def power(self) -> sympy.Expr:
         base = self.atom()
@@ -180,6 +188,10 @@ class _Parser:
             raise self.fail(f"exponent must be a whole number from -{MAX_EXPONENT} to {MAX_EXPONENT}", token)
         if base == 0 and exponent < 0:
             raise self.fail("division by zero", token)
+        if _degree(base) * abs(int(exponent)) > MAX_EXPONENT:
+            raise self.fail(f"powers may not go beyond degree {MAX_EXPONENT}", token)
+        if _bits(base) * abs(int(exponent)) > MAX_BITS:
+            raise self.fail(f"number too large (more than {MAX_BITS} bits)", token)
         return base**exponent
 
     def atom(self) -> sympy.Expr:
@@ -205,6 +217,21 @@ class _Parser:
         raise self.fail(f"unexpected {token.text!r}", token)
 
 
+def _degree(expr: sympy.Expr) -> int:
+    """The largest power of any symbol in ``expr`` (1 for a plain symbol, 0 for a number)."""
+    degree = 0
+    for power in expr.atoms(sympy.Pow):
+        if power.base.is_Symbol or power.base.free_symbols:
+            degree = max(degree, abs(int(power.exp)) * max(_degree(power.base), 1))
+    return max(degree, 1 if expr.free_symbols else 0)
+
+
+def _bits(expr: sympy.Expr) -> int:
+    """The size in bits of the largest number in ``expr``."""
+    numbers = [expr] if expr.is_Rational else list(expr.atoms(sympy.Rational))
+    return max([max(abs(n.p).bit_length(), n.q.bit_length()) for n in numbers] or [0])
+
+
 def parse(text: str) -> sympy.Expr:
     """Read formula text into an exact sympy expression over the project's symbols.
 
@@ -221,4 +248,4 @@ def parse(text: str) -> sympy.Expr:
         raise ParseError(f"expected formula text, got {type(text).__name__}")
     if len(text) > MAX_LENGTH:
         raise ParseError(f"formula is {len(text)} characters long; the limit is {MAX_LENGTH}")
-    return _Parser(text.translate(_TRANSLATE)).parse()
+    return _Parser(text).parse()

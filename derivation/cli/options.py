@@ -13,7 +13,8 @@ from ..derive import derive
 from ..errors import DerivationError
 from ..presets import MODEL_PRESETS, LAYER_PRESETS, model_preset
 from ..result import Derivation
-from ..values import read_assignment
+from ..symbols import lookup
+from ..values import read_assignment, read_number
 from ..variant import CHOICES, EXPRESSIONS, FLAGS, HELP, SHORTHANDS, SWITCHES
 
 
@@ -79,7 +80,9 @@ def values_of(args: argparse.Namespace) -> dict[str, Any]:
     if getattr(args, "config", None):
         from ..config import read_config_values
 
-        values.update(read_config_values(args.config))
+        for name, value in read_config_values(args.config).items():
+            info = lookup(name)  # an unknown name is an error, not silently dropped
+            values[info.name] = read_number(info, value)
     for text in getattr(args, "assignments", []):
         name, value = read_assignment(text)
         values[name] = value
