@@ -1,6 +1,7 @@
 """The README's examples are real output, and CI runs the README's test command."""
 
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +27,7 @@ def test_printed_cli_examples_are_what_the_cli_prints():
     for block in re.findall(r"```text\n(.*?)\n```", README, flags=re.S):
         for command, output in re.findall(r"^\$ (derivation[^\n]*)\n(.*?)(?=^\$ |\Z)", block + "\n",
                                           flags=re.S | re.M):
-            args = command.split()[1:]
+            args = shlex.split(command)[1:]
             result = subprocess.run([sys.executable, "-m", "derivation", *args], capture_output=True,
                                     text=True, cwd=ROOT)
             assert result.stdout.rstrip() == output.rstrip(), command
