@@ -65,3 +65,27 @@ def test_eager_gqa_is_piecewise_in_b_so_one_form_does_not_fit_b1_and_b2():
     assert fit_variant(None, batched, [s * b * h, a * s**2 * b, s * b * h * g / a])  # fits alone
     with pytest.raises(FitError, match="does not fit"):
         fit_variant(None, mixed, [s * b * h, a * s**2 * b, s * b * h * g / a])
+
+
+def test_fit_recovers_34_and_5_for_the_baseline_layer():
+    sizes = [dict(s=8, b=2, h=32, a=4), dict(s=16, b=1, h=64, a=8), dict(s=12, b=3, h=48, a=4)]
+    assert fit_variant(None, sizes, [s * b * h, a * s**2 * b]) == {s * b * h: 34, a * s**2 * b: 5}
+
+
+def test_fit_learns_the_formula_of_a_users_own_module():
+    """A module written by a user (not a reference layer): Linear → SiLU → Linear in bf16."""
+    import torch
+    from torch import nn
+
+    from derivation.verify import measure
+
+    def build(z):
+        torch.manual_seed(0)
+        block = nn.Sequential(nn.Linear(z["h"], 3 * z["h"]), nn.SiLU(), nn.Linear(3 * z["h"], z["h"]))
+        block = block.to(torch.bfloat16)
+        x = torch.randn(z["s"], z["b"], z["h"], dtype=torch.bfloat16, requires_grad=True)
+        return measure(block, x)
+
+    sizes = [dict(s=4, b=2, h=8), dict(s=8, b=1, h=16), dict(s=6, b=3, h=8)]
+    # input 2sbh (first linear), SiLU input 6sbh, second linear input 6sbh
+    assert fit(build, sizes, [s * b * h]) == {s * b * h: 14}
