@@ -133,3 +133,32 @@ def test_every_listed_command_exists():
     for name in COMMANDS:
         module = importlib.import_module(f"derivation.cli.{name}")
         assert callable(module.add_parser) and callable(module.run)
+
+
+SIZES = dict(s=64, b=2, h=96, a=8, f=256, g=2, t=2, c=2, p=2, m=2, L=8, v=1024, beta=2, mu=1)
+
+
+def _every_switch_value():
+    from derivation.render.variants_page import CONTEXT, _values
+    from derivation.variant import SWITCHES
+
+    for name in SWITCHES:
+        for value in _values(name):
+            yield {**CONTEXT.get(name, {}), name: value}
+
+
+@pytest.mark.parametrize("switches", list(_every_switch_value()), ids=str)
+def test_evaluate_json_works_with_every_switch_value(capsys, switches):
+    from derivation import derive
+
+    argv = ["evaluate", "--json"]
+    for name, value in switches.items():
+        text = ("on" if value else "off") if isinstance(value, bool) else str(value)
+        argv += ["--" + name.replace("_", "-"), text]
+    d = derive(**switches)
+    values = {x.name: SIZES[x.name] for x in d.symbols}
+    for name, number in values.items():
+        argv += ["--set", f"{name}={number}"]
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    assert json.loads(out)["bytes"] == d.evaluate(**values)
