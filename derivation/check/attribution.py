@@ -1,0 +1,148 @@
+"""Which tensors (or blocks) account for ``claimed − derived``.
+
+Tried in turn: one or two whole blocks; then, term by term (all ``sbh`` terms, all ``as²b`` terms,
+...), every tensor of the term at once, the smallest set of tensors of one sign, the smallest mixed
+set. A term no set of whole tensors explains uniquely is left "not attributed", with the tensors of
+the term for reference. Sums are exact: each expression is a vector of ``Fraction`` coefficients
+over its monomials.
+
+>>> from derivation.symbols import s, b, h
+>>> vector(34*s*b*h + s*b*h/2)
+{b*h*s: Fraction(69, 2)}
+"""
+
+from __future__ import annotations
+
+import itertools
+from fractions import Fraction
+
+import sympy
+
+from .. import notation
+from .result import Attribution, Part
+
+
+def vector(expr: sympy.Expr) -> dict[sympy.Expr, Fraction]:
+    """The expression expanded, as monomial → exact coefficient (zero coefficients left out)."""
+    out: dict[sympy.Expr, Fraction] = {}
+    for term in sympy.Add.make_args(sympy.expand(expr)):
+        coefficient, monomial = term.as_coeff_Mul()
+        if coefficient != 0:
+            out[monomial] = out.get(monomial, 0) + Fraction(int(coefficient.p), int(coefficient.q))
+    return {k: v for k, v in out.items() if v}
+
+
+def attribute(difference: sympy.Expr, own: list[Part], others: list[Part],
+              blocks: list[Part]) -> tuple[Attribution, ...]:
+    """The attributions of a nonzero difference, in the order paper notation writes its terms."""
+    target = vector(difference)
+    for size in range(1, 3):  # a whole block, or two
+        for combo in itertools.combinations(blocks, size):
+            if _sum(combo) == target:
+                return (Attribution(difference, _side(combo, "whole block"), combo),)
+    candidates = [(part, _signed(part)) for part in own + others]
+    found = []
+    for monomials in _components(target, [v for _, v in candidates]):
+        local = {k: v for k, v in target.items() if k in monomials}
+        members = [(p, v) for p, v in candidates if set(v) & monomials]
+        found.append(_explain(local, members))
+    return tuple(sorted(found, key=lambda item: notation.terms(item.amount)[0].sort_key))
+
+
+def _signed(part: Part) -> dict:
+    return {k: part.sign * v for k, v in vector(part.bytes).items()}
+
+
+def _sum(parts) -> dict:
+    """The signed bytes of parts (or of vectors already signed), added up."""
+    total: dict = {}
+    for part in parts:
+        for k, v in (_signed(part) if isinstance(part, Part) else part).items():
+            total[k] = total.get(k, 0) + v
+    return {k: v for k, v in total.items() if v}
+
+
+def _side(parts, what: str) -> str:
+    signs = {part.sign for part in parts}
+    if signs == {-1}:
+        return f"left out by the claim: {what}"
+    if signs == {+1}:
+        return f"counted by the claim, not kept here: {what}"
+    return f"counted (+) and left out (-) by the claim: {what}"
+
+
+def _components(target: dict, vectors: list[dict]) -> list[set]:
+    """Groups of monomials that some tensor links (each term, unless a tensor spans several)."""
+    groups: list[set] = []
+    for monomials in [set(v) for v in vectors] + [{k} for k in target]:
+        joined = [group for group in groups if group & monomials]
+        merged = set(monomials).union(*joined)
+        groups = [group for group in groups if group not in joined] + [merged]
+    return [group for group in groups if group & set(target)]
+
+
+def _explain(target: dict, members: list) -> Attribution:
+    """What accounts for one term of the difference: every tensor of the term (or of one source),
+    else the smallest set of one sign, else the smallest mixed set, else nothing unique."""
+    amount = sympy.Add(*[sympy.Rational(v.numerator, v.denominator) * k for k, v in target.items()])
+    term = notation.text(sympy.Add(*target))
+    own = [p for p, _ in members if p.sign < 0]
+    groups = [(own, f"every {term} tensor")] + _by_note([p for p, _ in members if p.sign > 0])
+    for side, what in groups:
+        if len(side) > 1 and _sum(side) == target:
+            return Attribution(amount, _side(side, what), tuple(side))
+    for side, what in groups[1:]:  # the claim counts another variant's tensors instead
+        if own and side and _sum(side + own) == target:
+            return Attribution(amount, _side(side + own, f"{what}, instead of every {term} tensor kept"),
+                               tuple(side + own))
+    members = [(p, v) for p, v in members if not p.change]
+    for sign in (-1, +1):
+        options = _smallest([(p, v) for p, v in members if p.sign == sign], target, 4, one_source=True)
+        if len(options) == 1:
+            return Attribution(amount, _side(options[0], "tensors"), options[0])
+        if options:
+            return Attribution(amount, _side(options[0], "any one of these"), options=tuple(options))
+    options = _smallest(members, target, 3)
+    if len(options) == 1:
+        return Attribution(amount, _side(options[0], "tensors"), options[0])
+    how = "several sets of whole tensors add up to it" if options or _reachable(members, target) \
+        else "no set of whole tensors adds up to it"
+    return Attribution(amount, f"not attributed: {how}", context=tuple(own))
+
+
+def _by_note(parts: list[Part]) -> list[tuple[list[Part], str]]:
+    notes = dict.fromkeys(part.note for part in parts)
+    return [([p for p in parts if p.note == note], f"every tensor {note}") for note in notes]
+
+
+def _smallest(members: list, target: dict, largest: int, one_source: bool = False) -> list[tuple[Part, ...]]:
+    """Every smallest set of members (at most ``largest``; tensors of one source when asked)
+    whose signed bytes sum to ``target``."""
+    largest = min(largest, 3 if len(members) > 32 else 4)
+    for size in range(1, largest + 1):
+        found = []
+        for combo in itertools.combinations(members, size):
+            if len({p.name for p, _ in combo}) < size or one_source and len({p.note for p, _ in combo}) > 1:
+                continue
+            if _sum([v for _, v in combo]) == target:
+                found.append(tuple(part for part, _ in combo))
+                if len(found) > 20:
+                    break
+        if found:
+            return found
+    return []
+
+
+def _reachable(members: list, target: dict) -> bool:
+    """Whether tensors of one sign, any number of them, add up to a one-term target."""
+    if len(target) != 1:
+        return False
+    (monomial, goal), = target.items()
+    for sign in (-1, +1):
+        sums = {Fraction(0)}
+        for _, v in members:
+            if set(v) == {monomial} and v[monomial] * sign > 0 and len(sums) < 10_000:
+                sums |= {total + v[monomial] for total in sums}
+        if goal in sums:
+            return True
+    return False

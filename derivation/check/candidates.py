@@ -1,0 +1,90 @@
+"""What a claim may count: the tensors a difference is attributed to.
+
+On the derived side, the variant's kept tensors (or, for a block's claim, the block's own). On the
+claim's side, tensors the variant does not keep: those it recomputes, those its one-switch
+neighbours keep (``attention = eager`` for a flash variant) and the paper's layer keeps, the bytes
+a neighbour adds to a tensor kept here, and, for a block's claim, the tensors of unclaimed blocks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import cached_property
+
+import sympy
+
+from ..derive import derive
+from ..errors import DerivationError
+from ..result import Derivation
+from ..tensors import Tensor
+from ..variant import CHOICES, FLAGS, as_dict, make_variant
+from .result import Part
+
+
+class Candidates:
+    """The tensors a difference is attributed to: the variant's, and those it does not keep."""
+
+    def __init__(self, d: Derivation):
+        self.d = d
+
+    @cached_property
+    def not_kept(self) -> list[Part]:
+        """Tensors this variant recomputes or does not have, and tensors a neighbour variant
+        keeps with other bytes (the claim may count ``attention/q`` whole where t splits it)."""
+        kept = {tensor.name: tensor for tensor in self.d.tensors}
+        found: dict[str, Part] = {}
+        for tensor in self.d.recomputed:
+            found[tensor.name] = _part(tensor, +1, "recomputed by this variant")
+        for what, other in _neighbours(self.d):
+            for tensor in other.tensors:
+                mine = kept.get(tensor.name)
+                if mine is None and tensor.name not in found:
+                    found[f"{tensor.name} {what}"] = _part(tensor, +1, f"kept {what}")
+                elif mine is not None and what.startswith("with") and mine.bytes != tensor.bytes:
+                    found[f"{tensor.name} {what}"] = replace(
+                        _part(tensor, +1, f"counted as {what}"),
+                        bytes=sympy.expand(tensor.bytes - mine.bytes), change=True)
+        return list(found.values())
+
+    def of(self, scope: str, claimed_blocks: set[str] | None):
+        """Parts of the derived side (sign −1), parts the claim may add (+1), and whole blocks."""
+        if scope == "total":
+            own = [_part(t, -1, "kept") for t in self.d.tensors]
+            blocks = [Part(f"block {name}", expr, -1, "every tensor of the block")
+                      for name, expr in self.d.breakdown().items()]
+            return own, self.not_kept, blocks
+        own = [_part(t, -1, "kept in this block") for t in self.d.tensors if t.block == scope]
+        elsewhere = [_part(t, +1, f"kept in block {t.block}") for t in self.d.tensors
+                     if t.block not in claimed_blocks]
+        blocks = [Part(f"block {name}", expr, +1, "kept as its own block")
+                  for name, expr in self.d.breakdown().items() if name not in claimed_blocks]
+        return own, elsewhere + self.not_kept, blocks
+
+
+def _part(tensor: Tensor, sign: int, note: str) -> Part:
+    return Part(tensor.name, tensor.bytes, sign, note, f"{tensor.shape_text}, {tensor.dtype}")
+
+
+def _neighbours(d: Derivation):
+    """Variants one switch away (same scope), without parallelism, and the paper's layer."""
+    base = as_dict(d.variant)
+    changes = [{name: value} for name, choices in CHOICES.items() if name != "scope"
+               for value in choices if value != base[name]]
+    changes += [{name: base[name] == "off"} for name in FLAGS]
+    undo = {"interleave": {"interleave": None},
+            "context_parallel": {"context_parallel": 1},
+            "tensor_parallel": {"tensor_parallel": 1, "sequence_parallel": False,
+                                "sequence_parallel_gather": "recompute"},
+            "pipeline_parallel": {"pipeline_parallel": 1, "interleave": None}}
+    changes += [change for name, change in undo.items() if base[name] not in ("1", "none")]
+    layout = ("dtype", "mask_bytes", "tensor_parallel", "sequence_parallel", "scope",
+              "pipeline_parallel", "interleave", "convention")
+    for change, start in [(change, d.variant) for change in changes] + [
+            ({name: base[name] for name in layout}, None)]:
+        try:
+            variant = make_variant(change, start)
+        except DerivationError:
+            continue  # a combination no implementation has
+        shown = as_dict(variant)
+        what = ", ".join(f"{name}={shown[name]}" for name in change if shown[name] != base[name])
+        yield (f"with {what}" if start else "by the paper's layer"), derive(variant)

@@ -1,0 +1,130 @@
+"""A check for people and programs: text for the terminal (what ``derivation check`` prints), the
+same text in HTML for notebooks, and JSON-ready data. These only format what the check found."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+import sympy
+
+from .. import notation
+from ..render.units import grouped, human
+from ..variant import describe
+from .result import Attribution, CheckResult, Comparison, Part
+
+
+def render_text(result: CheckResult) -> str:
+    """The check as text for the terminal (what ``derivation check`` prints)."""
+    if result.holds:
+        lines = [f"holds: {result.total.formula}",
+                 f"  derived  {notation.paper_text(result.derivation.total)}  ({result.derivation.variant})"]
+        lines += [f"  block {c.scope}  {notation.paper_text(c.derived)}" for c in result.blocks]
+        return "\n".join(lines)
+    lines = [f"does not hold: {result.total.formula}  ({result.derivation.variant})", ""]
+    for comparison in (result.total, *result.blocks):
+        lines += _comparison_lines(comparison) + [""]
+    if result.example_note:
+        lines.append(result.example_note)
+    lines += [f"note: {note}" for note in result.notes]
+    return "\n".join(lines).rstrip()
+
+
+def _comparison_lines(c: Comparison) -> list[str]:
+    what = "the total" if c.scope == "total" else f"block {c.scope}"
+    if c.holds:
+        return [f"{what} holds: {notation.paper_text(c.claimed)}"]
+    lines = [f"{what} does not hold",
+             f"  claimed     {notation.paper_text(c.claimed)}",
+             f"  derived     {notation.paper_text(c.derived)}",
+             f"  difference  {notation.text(c.difference)}  (claimed - derived)",
+             "  accounted for by:"]
+    for item in c.attributions:
+        lines += ["    " + line for line in _attribution_lines(item)]
+    if c.example:
+        e = c.example
+        sizes = " ".join(f"{k}={v}" for k, v in e.values.items())
+        claimed = _bytes(int(e.claimed)) if e.claimed.is_Integer and e.claimed >= 0 else f"{e.claimed} bytes"
+        lines += [f"  at {e.sizes} ({sizes}):",
+                  f"    claimed     {claimed}",
+                  f"    derived     {_bytes(e.derived)}",
+                  f"    difference  {_signed_bytes(e.gap)}"]
+    return lines
+
+
+def _attribution_lines(item: Attribution) -> list[str]:
+    head = f"{notation.text(item.amount)}: {item.label}"
+    if item.options:
+        lines = [head]
+        for option in item.options[:3]:
+            lines.append("    " + " and ".join(_part_line(p) for p in option))
+        if len(item.options) > 3:
+            lines.append(f"    ... {len(item.options) - 3} more")
+        return lines
+    if item.context:
+        return [head + "; this side keeps:"] + ["    " + _part_line(p) for p in item.context]
+    return [head] + ["    " + _part_line(p) for p in item.parts]
+
+
+def _part_line(part: Part) -> str:
+    sign = "+" if part.sign > 0 else "-"
+    shape = f"  ({part.shape})" if part.shape else ""
+    return f"{sign} {part.name}  {notation.text(part.bytes)}{shape}  [{part.note}]"
+
+
+def _bytes(n: int) -> str:
+    return f"{grouped(n)} bytes ({human(n)})"
+
+
+def _signed_bytes(n: sympy.Rational) -> str:
+    sign = "-" if n < 0 else "+"
+    whole = abs(n)
+    if not whole.is_Integer:
+        return f"{sign}{whole} bytes (≈ {human(int(whole))})"
+    return sign + _bytes(int(whole))
+
+
+def render_html(result: CheckResult) -> str:
+    """The same text in a ``<pre>`` block for notebooks, headed by the verdict."""
+    verdict = "holds" if result.holds else "does not hold"
+    colour = "green" if result.holds else "firebrick"
+    return (f"<div><p><b style='color:{colour}'>{verdict}</b>: <code>{escape(result.total.formula)}"
+            f"</code></p><pre>{escape(render_text(result))}</pre></div>")
+
+
+def render_json(result: CheckResult) -> dict[str, Any]:
+    """JSON-ready data: the verdict, each comparison, its attributions and numeric example."""
+    return {"holds": result.holds, "variant": describe(result.derivation.variant),
+            "total": _json_comparison(result.total),
+            "blocks": [_json_comparison(c) for c in result.blocks],
+            "notes": list(result.notes), "example_note": result.example_note}
+
+
+def _json_comparison(c: Comparison) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "scope": c.scope, "formula": c.formula, "holds": c.holds,
+        "claimed": notation.text(c.claimed), "derived": notation.text(c.derived),
+        "derived_paper_form": notation.paper_text(c.derived),
+        "difference": notation.text(c.difference),
+        "attributions": [{"amount": notation.text(a.amount), "label": a.label,
+                          "parts": [_json_part(p) for p in a.parts],
+                          "options": [[_json_part(p) for p in o] for o in a.options],
+                          "context": [_json_part(p) for p in a.context]} for a in c.attributions],
+    }
+    if c.example:
+        e = c.example
+        out["example"] = {"sizes": e.sizes,
+                          "values": {k: _number(sympy.Rational(v)) for k, v in e.values.items()},
+                          "claimed_bytes": _number(e.claimed), "derived_bytes": e.derived,
+                          "difference_bytes": _number(e.gap)}
+    return out
+
+
+def _json_part(part: Part) -> dict[str, Any]:
+    return {"name": part.name, "bytes": notation.text(part.bytes), "sign": part.sign,
+            "note": part.note, "shape": part.shape}
+
+
+def _number(n: sympy.Rational) -> int | str:
+    """An exact number for JSON: an integer, or a fraction as text (``"1/3"``)."""
+    return int(n) if n.is_Integer else str(n)
