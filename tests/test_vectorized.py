@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from derivation import DerivationError, derive
+from derivation import DerivationError, derive, vectorized
 from derivation.vectorized import INT64_MAX, evaluate_many
 
 VARIANTS = {
@@ -94,6 +94,13 @@ def test_fractional_symbolic_byte_sizes_are_substituted_exactly():
     assert many.tolist() == [d.evaluate(s=int(x), b=1, h=12288, a=96, beta=2, mu="3/2") for x in s]
 
 
+def test_a_bit_packed_mask_below_one_byte_is_substituted_exactly():
+    d = derive(dtype="symbolic")
+    s = np.array([1024, 2048])
+    many = evaluate_many(d, s=s, b=1, h=12288, a=96, beta=2, mu="1/8")
+    assert many.tolist() == [d.evaluate(s=int(x), b=1, h=12288, a=96, beta=2, mu="1/8") for x in s]
+
+
 def test_fractional_byte_sizes_in_an_array_are_refused():
     with pytest.raises(DerivationError, match="fractional β or μ as one scalar"):
         evaluate_many(derive(dtype="symbolic"), s=8, b=1, h=64, a=4, beta=2, mu=np.array([0.5, 1.0]))
@@ -143,3 +150,103 @@ def test_a_denominator_that_divides_only_the_whole_numerator_is_exact():
     values = dict(s=np.array([8, 16]), b=1, h=np.array([[3], [6]]), a=np.array([[1], [3]]))
     many = evaluate_many(d, **values)
     assert many.tolist() == [[d.evaluate(s=s, b=1, h=h, a=a) for s in (8, 16)] for h, a in ((3, 1), (6, 3))]
+
+
+# --- the fast path: folded constants, Horner form, blocks of CHUNK elements -----------------------
+
+LARGE = 3 * vectorized.CHUNK + 17  # more than one block, the last one short
+
+
+def _flat(rng, names, grid, size):
+    """``size`` random configurations drawn from ``grid`` (every size valid), as flat arrays."""
+    return {n: np.array(grid[n])[rng.integers(0, len(grid[n]), size)] for n in names}
+
+
+def _reference(d, **arrays):
+    """The whole-array path, which the elementwise tests above check against evaluate."""
+    form = vectorized.compiled(d)
+    columns = [np.asarray(arrays[s.name], dtype=np.int64) for s in form.symbols]
+    shape = np.broadcast_shapes(*(c.shape for c in columns))
+    return vectorized._reference(form, [s.name for s in form.symbols], columns,
+                                 [int(c.max()) for c in columns], shape)
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_flat_arrays_over_many_blocks_equal_the_reference_path(name):
+    d = derive(**VARIANTS[name])
+    names, grid, _ = _grid(d, name)
+    if name == "tp-symbolic+sp":  # keep s/t whole with t drawn independently
+        grid = {**grid, "s": [16, 48]}
+    if name == "llama-hf+cp":  # t | g | a
+        grid = {**grid, "g": [4], "a": [4, 8]}
+    arrays = _flat(np.random.default_rng(0), names, grid, LARGE)
+    many = evaluate_many(d, **arrays)
+    assert np.array_equal(many, _reference(d, **arrays))
+    for k in (0, LARGE // 2, LARGE - 1):
+        assert int(many[k]) == d.evaluate(**{n: int(arrays[n][k]) for n in names})
+
+
+def test_valid_flat_arrays_take_the_fast_path(monkeypatch):
+    def refuse(*args):
+        raise AssertionError("the reference path ran")
+
+    monkeypatch.setattr(vectorized, "_reference", refuse)
+    d = derive(preset="llama", tensor_parallel="t")
+    rng = np.random.default_rng(1)
+    arrays = dict(s=rng.integers(1, 1000, LARGE) * 8, b=rng.integers(1, 9, LARGE),
+                  h=1024 * rng.integers(4, 6, LARGE), a=2 ** rng.integers(0, 6, LARGE), f=11008, g=1, t=1)
+    assert evaluate_many(d, **arrays).shape == (LARGE,)
+
+
+def test_an_array_of_one_value_is_folded_like_a_scalar():
+    d = derive(tensor_parallel="t", sequence_parallel=True)
+    s = np.arange(1, LARGE + 1) * 8
+    assert np.array_equal(evaluate_many(d, s=s, b=1, h=64, a=4, t=np.full(LARGE, 2)),
+                          evaluate_many(d, s=s, b=1, h=64, a=4, t=2))
+
+
+def test_a_constant_array_that_breaks_a_whole_number_is_refused():
+    d = derive(tensor_parallel="t")
+    with pytest.raises(DerivationError, match=r"a/t is not a whole number at a=4, s=8, b=1, h=96, t=3"):
+        evaluate_many(d, s=np.full(LARGE, 8), b=1, h=96, a=4, t=np.full(LARGE, 3))
+
+
+def test_a_non_whole_head_size_in_a_late_block_of_flat_arrays_is_refused():
+    h = np.full(LARGE, 1024)
+    a = np.full(LARGE, 8)
+    a[0] = 16
+    h[LARGE - 5], a[LARGE - 5] = 1000, 3  # the first offending configuration
+    h[LARGE - 2] = 1004  # 1004/8 is not whole either, but comes later
+    with pytest.raises(DerivationError, match=r"h/a is not a whole number at a=3, s=2, b=1, h=1000"):
+        evaluate_many(derive(), s=np.full(LARGE, 2), b=1, h=h, a=a)
+
+
+def test_overflow_in_a_late_block_of_flat_arrays_is_an_error():
+    s = np.full(LARGE, 2048)
+    s[LARGE - 3] = 2**31
+    with pytest.raises(DerivationError, match=r"above the int64 limit.*a=96, s=2147483648, b=1, h=12288"):
+        evaluate_many(derive(), s=s, b=1, h=12288, a=96)
+
+
+def test_a_total_that_is_not_whole_bytes_in_flat_arrays_is_refused():
+    s = np.full(LARGE, 8)
+    s[LARGE - 1] = 1
+    with pytest.raises(DerivationError, match=r"not a whole number of bytes at a=1, s=1, b=1, h=1"):
+        evaluate_many(derive(mask_bytes="bits"), s=s, b=1, h=1, a=1)
+
+
+def test_an_array_of_byte_sizes_must_be_positive():
+    with pytest.raises(DerivationError, match=r"beta must be a positive whole number, got 0"):
+        evaluate_many(derive(dtype="symbolic"), s=8, b=1, h=64, a=4, beta=np.array([2, 0]), mu=1)
+
+
+def test_the_baseline_total_needs_no_integer_division():
+    form = vectorized.compiled(derive())
+    assert vectorized._Division.of(form.total, {}).left == ()
+
+
+def test_a_non_whole_head_size_on_an_open_grid_is_refused():
+    d = derive()
+    s, b, h, a = np.ix_(np.arange(1, 2001), [1, 2], [64, 96, 100], [4, 8])
+    with pytest.raises(DerivationError, match=r"h/a is not a whole number at a=8, s=1, b=1, h=100"):
+        evaluate_many(d, s=s, b=b, h=h, a=a)
