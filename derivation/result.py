@@ -93,7 +93,7 @@ class Derivation:
         """A tensor's fraction of the total."""
         return sympy.cancel(tensor.bytes / self.total)
 
-    @property
+    @cached_property
     def symbols(self) -> list[sympy.Symbol]:
         """Every symbol the result depends on, in writing order."""
         from .symbols import ORDER
