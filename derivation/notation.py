@@ -72,34 +72,34 @@ def _text_name(symbol: sympy.Symbol) -> str:
     return {"beta": "β", "mu": "μ"}.get(symbol.name, symbol.name)
 
 
-def _term_text(term: Term) -> str:
+def _parts(term: Term, latex: bool) -> tuple[str, str, list[str]]:
+    """(sign, numerator, denominator factors) of a term, written as text or LaTeX."""
     sign = "-" if term.coefficient < 0 else ""
-    numerator_value = abs(term.coefficient.p)
-    letters = _letters(term.numerator, latex=False)
-    numerator = letters if numerator_value == 1 and letters else f"{numerator_value}{letters}"
-    den_parts = ([str(term.coefficient.q)] if term.coefficient.q != 1 else [])
-    den_letters = _letters(term.denominator, latex=False)
-    if den_letters:
-        den_parts.append(den_letters)
-    if not den_parts:
+    value = abs(term.coefficient.p)
+    letters = _letters(term.numerator, latex)
+    gap = " " if latex else ""
+    numerator = letters if value == 1 and letters else f"{value}{gap}{letters}".strip()
+    denominator = [str(term.coefficient.q)] if term.coefficient.q != 1 else []
+    if term.denominator:
+        denominator.append(_letters(term.denominator, latex))
+    return sign, numerator, denominator
+
+
+def _term_text(term: Term) -> str:
+    sign, numerator, denominator = _parts(term, latex=False)
+    if not denominator:
         return sign + numerator
-    denominator = "".join(den_parts)
+    # One plain factor reads as "/h"; anything more needs parentheses: "/(ht)", "/(h^2)", "/(2t)".
     many = len(term.denominator) + (term.coefficient.q != 1) > 1 or any(p != 1 for _, p in term.denominator)
-    return f"{sign}{numerator}/({denominator})" if many else f"{sign}{numerator}/{denominator}"
+    written = "".join(denominator)
+    return f"{sign}{numerator}/({written})" if many else f"{sign}{numerator}/{written}"
 
 
 def _term_latex(term: Term) -> str:
-    sign = "-" if term.coefficient < 0 else ""
-    numerator_value = abs(term.coefficient.p)
-    letters = _letters(term.numerator, latex=True)
-    numerator = letters if numerator_value == 1 and letters else f"{numerator_value} {letters}".strip()
-    den_parts = ([str(term.coefficient.q)] if term.coefficient.q != 1 else [])
-    den_letters = _letters(term.denominator, latex=True)
-    if den_letters:
-        den_parts.append(den_letters)
-    if not den_parts:
+    sign, numerator, denominator = _parts(term, latex=True)
+    if not denominator:
         return sign + numerator
-    return rf"{sign}\frac{{{numerator}}}{{{' '.join(den_parts)}}}"
+    return rf"{sign}\frac{{{numerator}}}{{{' '.join(denominator)}}}"
 
 
 def _join(pieces: list[str]) -> str:
