@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -74,10 +75,8 @@ class Comparison:
         """``b.total − a.total``, expanded (positive: b keeps more)."""
         return sympy.expand(self.b.total - self.a.total)
 
-    def reduction(self, **values) -> "Fraction":
+    def reduction(self, **values) -> Fraction:
         """How much less B keeps than A at these sizes, as an exact fraction of A (0.7 = 70%)."""
-        from fractions import Fraction
-
         first, second = self.a.evaluate(**values), self.b.evaluate(**values)
         return 1 - Fraction(second, first)
 

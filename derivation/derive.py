@@ -6,7 +6,7 @@ This is the whole pipeline, in order. Each step is a plain function of the previ
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any
 
 import sympy
 

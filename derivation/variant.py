@@ -22,7 +22,7 @@ import sympy
 
 from .errors import DerivationError
 from .parser import parse
-from .symbols import SYMBOLS, a, c, f, g, h, m, p, t
+from .symbols import a, c, f, g, h, m, p, t
 
 
 @dataclass(frozen=True)

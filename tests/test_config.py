@@ -5,7 +5,7 @@ from sympy import expand
 
 from derivation import DerivationError, derive
 from derivation.config import read_config_values
-from derivation.symbols import a, b, g, h, s
+from derivation.symbols import a, b, h, s
 
 
 def write(tmp_path, text):

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from derivation import DerivationError, derive, notation, parse
 from derivation.check import check_derivation
-from derivation.symbols import b, beta, h, mu, s, v
+from derivation.symbols import b, beta, h, s, v
 from derivation.variant import CHOICES, EXPRESSIONS, FLAGS, Variant, make_variant
 
 try:

@@ -10,12 +10,11 @@ import argparse
 from typing import Any
 
 from ..derive import derive
-from ..errors import DerivationError
 from ..presets import MODEL_PRESETS, LAYER_PRESETS, model_preset
 from ..result import Derivation
 from ..symbols import lookup
 from ..values import read_assignment, read_number
-from ..variant import CHOICES, EXPRESSIONS, FLAGS, HELP, SHORTHANDS, SWITCHES
+from ..variant import CHOICES, FLAGS, HELP, SHORTHANDS, SWITCHES
 
 
 def add_switches(parser: argparse.ArgumentParser) -> None:

@@ -129,7 +129,7 @@ def table(d: Derivation) -> str:
             rows.append(
                 f"{escape(block) if index == 0 else ''} & {_tensor_label(tensor)} & ${notation.shape_latex(tensor.shape)}$ & "
                 f"{escape(str(tensor.dtype))} & ${notation.latex(tensor.bytes)}$ & {escape(tensor.why)} \\\\")
-        rows.append(rf"\cmidrule(l){{2-6}}")
+        rows.append(r"\cmidrule(l){2-6}")
         rows.append(rf" & \multicolumn{{3}}{{l}}{{{escape(block)} subtotal}} & ${notation.latex(subtotal)}$ & \\")
         rows.append(r"\midrule")
     rows.append(rf" & \multicolumn{{3}}{{l}}{{\textbf{{total}}}} & \multicolumn{{2}}{{l}}{{${notation.paper_latex(d.total)}$}} \\")

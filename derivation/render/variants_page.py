@@ -9,7 +9,7 @@ from __future__ import annotations
 from .. import notation
 from ..derive import derive
 from ..errors import DerivationError
-from ..variant import CHOICES, EXPRESSIONS, FLAGS, HELP, SWITCHES, Variant
+from ..variant import CHOICES, FLAGS, HELP, SWITCHES, Variant
 
 # Values to show for the expression switches (the default is listed first).
 EXAMPLE_VALUES = {
