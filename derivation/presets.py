@@ -57,9 +57,10 @@ class ModelPreset:
     values: dict[str, int]
     layer: str = "megatron"
 
-    def switches(self, scope: str = "layer") -> dict[str, Any]:
-        """Switches that make the layout's symbols appear, so that ``values`` fill them."""
-        out: dict[str, Any] = dict(LAYER_PRESETS[self.layer].switches)
+    def switches(self, scope: str = "layer", layer: bool = True) -> dict[str, Any]:
+        """Switches that make the layout's symbols appear, so that ``values`` fill them; with
+        ``layer=False`` only the layout, for when another layer preset is named explicitly."""
+        out: dict[str, Any] = dict(LAYER_PRESETS[self.layer].switches) if layer else {}
         out["tensor_parallel"] = "t"
         if scope == "model":
             out["pipeline_parallel"] = "p" if self.values["p"] > 1 else 1

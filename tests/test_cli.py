@@ -162,3 +162,8 @@ def test_evaluate_json_works_with_every_switch_value(capsys, switches):
     code, out, err = run(capsys, *argv)
     assert code == 0, err
     assert json.loads(out)["bytes"] == d.evaluate(**values)
+
+
+def test_an_explicit_preset_replaces_the_models_layer_preset(capsys):
+    code, out, _ = run(capsys, "formula", "--model", "llama3-8b", "--preset", "megatron")
+    assert code == 0 and out == "sbh(10 + 24/t + 5as/(ht))\n"  # megatron layer, llama layout (t)

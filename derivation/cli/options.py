@@ -55,14 +55,17 @@ def switches_of(args: argparse.Namespace) -> dict[str, Any]:
             if getattr(args, name, None) is not None}
 
 
-def derivation_of(args: argparse.Namespace, prefix: str = "") -> Derivation:
-    """The derivation the options describe: model preset < config file < typed switches."""
+def derivation_of(args: argparse.Namespace, preset: str | None = None) -> Derivation:
+    """The derivation the options describe: model preset < config file < typed switches.
+
+    A layer preset named explicitly (``--preset``, or ``preset`` here) replaces the model's own.
+    """
     switches: dict[str, Any] = {}
-    preset = getattr(args, "preset", None)
+    preset = preset or getattr(args, "preset", None)
     model = getattr(args, "model", None)
     scope = getattr(args, "scope", None) or "layer"
     if model:
-        switches.update(model_preset(model).switches(scope))
+        switches.update(model_preset(model).switches(scope, layer=preset is None))
     if getattr(args, "config", None):
         from ..config import read_config
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DerivationError
-from .options import add_switches, add_values, switches_of, values_of
+from .options import add_switches, add_values, derivation_of, values_of
 
 
 def add_parser(subparsers) -> None:
@@ -64,29 +64,17 @@ def run(args) -> int:
 
 def _derivations(args) -> dict[str, Any]:
     """The variants to draw, by label: the typed switches, or each named preset with them."""
-    from ..derive import derive
-    from ..config import read_config
-    from ..presets import LAYER_PRESETS, model_preset
     from ..variant import describe
 
-    layout: dict[str, Any] = {}
-    if args.model:
-        model = model_preset(args.model)
-        layer = LAYER_PRESETS[model.layer].switches
-        layout = {k: v for k, v in model.switches(args.scope or "layer").items()
-                  if args.variants is None or k not in layer}
-    if args.config:
-        layout.update(read_config(args.config))
-    layout.update(switches_of(args))
     if args.variants is None:
-        d = derive(preset=args.preset, **layout)
+        d = derivation_of(args)
         return {args.preset or ", ".join(f"{k}={v}" for k, v in describe(d.variant).items()) or "paper baseline": d}
     if args.preset:
         raise DerivationError("give --preset or --variants, not both")
     names = [name.strip() for name in args.variants.split(",") if name.strip()]
     if not names:
         raise DerivationError("--variants got no names; list layer presets, e.g. --variants megatron,llama")
-    return {name: derive(preset=name, **layout) for name in names}
+    return {name: derivation_of(args, preset=name) for name in names}
 
 
 def _values(args) -> tuple[dict[str, Any], str]:
