@@ -30,3 +30,11 @@ class ParseError(DerivationError):
         if position is not None:
             message = f"{message} at position {position + 1} of {text!r}"
         super().__init__(f"{message}; {hint}" if hint else message)
+
+
+class InternalError(Exception):
+    """A broken invariant inside the project: a bug to report, never bad input.
+
+    It is deliberately not a :class:`DerivationError` (nor a ``ValueError``), so no caller can
+    mistake it for a user's mistake and carry on.
+    """

@@ -1,0 +1,517 @@
+"""The switch registry: every implementation choice the derivation knows, declared once, as data.
+
+Everything else that names a switch is generated from :data:`REGISTRY`: the
+:class:`~derivation.variant.Variant` dataclass and its checks, the CLI options and ``--help``, the
+keys a TOML variant file may use, ``docs/notation.md`` and ``docs/variants.md``, the property-test
+strategies, the neighbours ``derivation check`` tries, and the benchmark's list of variants.
+
+Grammar of one entry (pint's definition files are the model: one switch, one declaration)::
+
+    choice(NAME, GROUP, HELP, {VALUE: MEANING, ...}, [needs=...], [layout=True])
+        the first VALUE is the default
+    flag(NAME, GROUP, HELP, DEFAULT, [needs=...], [layout=True])
+        on or off
+    expression(NAME, GROUP, HELP, DEFAULT, SYMBOLS, EXAMPLES, [letter=L], [none=True],
+               [minimum=(N, MESSAGE)], [neutral=VALUE], [needs=...], [layout=True])
+        a number or a formula over SYMBOLS; LETTER is the symbol the declarations use for it;
+        NEUTRAL is what "off" means (check and compare undo the switch to it)
+    shorthand(NAME, HELP, TARGETS)
+        one flag that sets several flags
+
+    needs = (Need(WHEN, SWITCH, is_=VALUE | is_not=VALUE, example=VALUE, message=TEXT), ...)
+        when this switch has a value in WHEN (ACTIVE: any value but its default), SWITCH must
+        have (or must not have) VALUE; EXAMPLE is a value that satisfies it, which docs,
+        benchmarks and property tests add; MESSAGE is the one-line refusal
+
+- ``GROUP`` orders the switches in ``--help`` and the docs.
+- ``layout=True`` marks switches that describe precision and parallel layout rather than the
+  layer itself: ``check`` keeps them when it compares a claim with the paper's layer.
+- ``shown_with=((SWITCH, VALUE), ...)`` names switches that docs and tests show a switch's
+  values with, beyond what it needs (``convention`` differs most with an interleaved schedule).
+- ``neighbours=False`` keeps a choice out of the one-switch neighbours ``check`` tries
+  (``scope``: a claim is checked at the scope it was derived at).
+- Physical rules that are not a "needs" (selective recomputation with flash attention has
+  nothing to recompute) are named functions in :data:`RULES`, at the end of this module.
+- A choice's declarations are looked up in a table built with :func:`dispatch`, which refuses,
+  at import, a table whose keys are not exactly the switch's choices: no choice can fall into
+  another's branch.
+
+>>> REGISTRY["attention"].default
+'eager'
+>>> [value for value, _ in REGISTRY["recompute"].choices]
+['none', 'selective', 'full']
+>>> REGISTRY["kv_heads"].letter
+'g'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+import sympy
+
+from .errors import DerivationError, InternalError
+from .parser import parse
+from .symbols import SYMBOLS
+
+if TYPE_CHECKING:
+    from .variant import Variant
+
+ACTIVE = "<any value but the default>"
+"""``Need.when`` (or ``is_not``): any value but the switch's default."""
+
+GROUPS = ("precision", "dropout", "attention", "mlp and norms", "parallelism and recomputation",
+          "whole model")
+
+
+@dataclass(frozen=True)
+class Need:
+    """When one switch has a value in ``when``, another (``switch``) must (not) have a value."""
+
+    when: Any  # a value, a tuple of values, or ACTIVE
+    switch: str
+    message: str
+    is_: Any = None  # the value the other switch must have ...
+    is_not: Any = None  # ... or must not have (ACTIVE: must not be at its default)
+    example: Any = None  # a value of the other switch that satisfies the need
+
+
+@dataclass(frozen=True)
+class Switch:
+    """One switch: its name, kind, default, choices or symbols, what it needs, its help line."""
+
+    name: str
+    kind: str  # "choice", "flag" or "expression"
+    group: str
+    help: str
+    default: Any  # as the user writes it: "bf16", True, "4*h", "1", "none"
+    choices: tuple[tuple[str, str], ...] = ()  # (value, meaning), default first (choices only)
+    symbols: tuple[str, ...] = ()  # the letters an expression may use
+    examples: tuple[Any, ...] = ()  # values for docs, benchmarks and property tests (default first)
+    letter: str | None = None  # the symbol the declarations (or transforms) use for the switch
+    none: bool = False  # an expression that may be "none" (interleave)
+    minimum: tuple[int, str] | None = None  # an expression's smallest number, and the refusal
+    needs: tuple[Need, ...] = ()
+    layout: bool = False
+    neutral: Any = None  # an expression's "off" value, which check's neighbours undo it to
+    neighbours: bool = True  # whether check tries this switch's other values as neighbours
+    shown_with: tuple[tuple[str, Any], ...] = ()  # switches docs and tests show its values with
+
+    @property
+    def values(self) -> tuple[Any, ...]:
+        """Every value shown in docs and tried by tests: the choices, on/off, or the examples."""
+        if self.kind == "choice":
+            return tuple(value for value, _ in self.choices)
+        if self.kind == "flag":
+            return (self.default, not self.default)
+        return self.examples
+
+    def meaning(self, value: str) -> str:
+        """The one-line meaning of one choice."""
+        return dict(self.choices)[value]
+
+
+@dataclass(frozen=True)
+class Shorthand:
+    """One flag that sets several (``dropout`` sets both dropout flags)."""
+
+    name: str
+    help: str
+    targets: tuple[str, ...]
+
+
+def choice(name: str, group: str, help: str, choices: Mapping[str, str], **more: Any) -> Switch:
+    return Switch(name, "choice", group, help, next(iter(choices)), tuple(choices.items()), **more)
+
+
+def flag(name: str, group: str, help: str, default: bool, **more: Any) -> Switch:
+    return Switch(name, "flag", group, help, default, **more)
+
+
+def expression(name: str, group: str, help: str, default: str, symbols: str,
+               examples: tuple[Any, ...], **more: Any) -> Switch:
+    return Switch(name, "expression", group, help, default, symbols=tuple(symbols.split()),
+                  examples=examples, **more)
+
+
+_TP = Need(ACTIVE, "tensor_parallel", is_not=ACTIVE, example="t",
+           message="sequence_parallel needs tensor parallelism: set tensor_parallel to t or a number above 1")
+
+
+def _whole_model(name: str) -> Need:
+    return Need(ACTIVE, "scope", is_="model", example="model",
+                message=f"{name} applies to the whole model: add scope = 'model'")
+
+
+# --- the registry ---------------------------------------------------------------------------------
+
+DECLARED: tuple[Switch, ...] = (
+    # precision
+    choice("dtype", "precision", "bytes per activation element: bf16/fp16 = 2, fp32 = 4, symbolic = β", {
+        "bf16": "2-byte bfloat16 activations (the paper's 16-bit activations)",
+        "fp16": "2-byte float16 activations",
+        "fp32": "4-byte float32 activations",
+        "symbolic": "β bytes per activation and μ per compact mask element: the general form",
+    }, layout=True),
+    choice("mask_bytes", "precision", "dropout mask storage: 1 (bool byte, CUDA fused dropout), dtype (PyTorch CPU), bits", {
+        "1": "one byte per element: the bool mask of CUDA's fused dropout (torch.native_dropout)",
+        "dtype": "the activation dtype: PyTorch's CPU F.dropout keeps its scaled mask",
+        "bits": "one bit per element (a bit-packed mask)",
+    }, layout=True, needs=(
+        Need("bits", "dtype", is_not="symbolic", example="bf16",
+             message="mask_bytes = 'bits' with dtype = 'symbolic': the general form writes every "
+                     "compact mask as μ bytes per element; keep mask_bytes = '1' and set mu=1/8 "
+                     "for a bit-packed mask"),)),
+    # dropout
+    flag("attention_dropout", "dropout", "dropout on the softmax output (keeps an s×s mask)", True),
+    flag("hidden_dropout", "dropout", "dropout after the attention output projection and after the MLP", True),
+    # attention
+    choice("attention", "attention", "eager keeps s×s scores; flash keeps Q, K, V, the output and an fp32 logsumexp", {
+        "eager": "QKᵀ, softmax, dropout and probs·V as separate ops: keeps s×s tensors",
+        "flash": "one fused kernel (FlashAttention, torch SDPA flash): keeps a logsumexp, no s×s tensor",
+    }),
+    choice("attention_output", "attention", "output projection input: a view of the attention output, or a copy", {
+        "view": "the output projection reads a view of the attention output",
+        "copy": "the attention output is copied (made contiguous) before the output projection",
+    }),
+    choice("softmax_dtype", "attention", "fp32 keeps an upcast softmax output (Hugging Face eager attention)", {
+        "dtype": "the softmax output is kept in the activation dtype",
+        "fp32": "the softmax runs and is kept in fp32, then cast (Hugging Face eager attention)",
+    }, needs=(
+        Need("fp32", "attention", is_="eager", example="eager",
+             message="softmax_dtype = 'fp32' describes eager attention; flash attention keeps no "
+                     "softmax output (use attention = 'eager')"),)),
+    expression("kv_heads", "attention", "key/value heads: a (multi-head), g (grouped-query), 1 (multi-query), or a number",
+               "a", "a g", ("a", "g", "1"), letter="g"),
+    choice("qkv", "attention", "fused: one QKV projection whose views keep its output alive; separate: three", {
+        "fused": "one QKV projection; Q, K and V are views that keep its whole output alive",
+        "separate": "three projections, each with its own output",
+    }),
+    choice("rope", "attention", "rotary embeddings: unfused ops create rotated copies of Q and K", {
+        "none": "no rotary embeddings",
+        "unfused": "x*cos + rotate_half(x)*sin: new rotated Q and K tensors (Hugging Face)",
+        "fused": "a fused rotary kernel that keeps nothing (Megatron, Transformer Engine)",
+    }),
+    # MLP and norms
+    choice("mlp", "mlp and norms", "gelu, relu, swiglu (separate gate and up projections), swiglu_fused (Megatron kernel)", {
+        "gelu": "h → f → h with GeLU: keeps the GeLU input and output",
+        "relu": "h → f → h with ReLU: keeps one f-wide tensor",
+        "swiglu": "silu(gate) * up with separate gate and up projections",
+        "swiglu_fused": "Megatron's fused SwiGLU kernel: keeps its 2f-wide input",
+    }),
+    expression("ffn_hidden", "mlp and norms", "MLP hidden width: 4*h, f, 8*h/3, 11008, ...",
+               "4*h", "h f", ("4*h", "f", "8*h/3"), letter="f"),
+    choice("norm", "mlp and norms", "layernorm or rmsnorm", {
+        "layernorm": "LayerNorm (mean and variance)",
+        "rmsnorm": "RMSNorm (root mean square only)",
+    }),
+    choice("norm_impl", "mlp and norms", "fused, or unfused_fp32 (RMSNorm that upcasts and keeps fp32 copies)", {
+        "fused": "one kernel that keeps its input",
+        "unfused_fp32": "composite RMSNorm that upcasts to fp32 and keeps two fp32 copies",
+    }, needs=(
+        Need("unfused_fp32", "norm", is_="rmsnorm", example="rmsnorm",
+             message="norm_impl = 'unfused_fp32' describes the upcasting RMSNorm; set norm = 'rmsnorm'"),)),
+    flag("norm_stats", "mlp and norms", "count the per-token mean/rstd (fp32) that the paper leaves out", False),
+    # parallelism and recomputation
+    expression("tensor_parallel", "parallelism and recomputation", "tensor-parallel size: 1, a number, or t",
+               "1", "t", ("1", "t"), letter="t", neutral="1", layout=True),
+    flag("sequence_parallel", "parallelism and recomputation", "split the replicated tensors along s across the t ranks",
+         False, layout=True, needs=(_TP,)),
+    choice("sequence_parallel_gather", "parallelism and recomputation",
+           "recompute: keep the norm output shard and all-gather again; keep: keep the gathered tensor", {
+               "recompute": "keep the norm output's shard and all-gather it again in backward",
+               "keep": "keep the all-gathered norm output instead of its shard",
+           }, needs=(
+               Need("keep", "sequence_parallel", is_=True, example=True,
+                    message="sequence_parallel_gather = 'keep' needs sequence_parallel on"),)),
+    expression("context_parallel", "parallelism and recomputation",
+               "context-parallel size: 1, a number, or c (needs flash attention)", "1", "c", ("1", "c"),
+               letter="c", neutral="1", needs=(
+                   Need(ACTIVE, "attention", is_="flash", example="flash",
+                        message="context_parallel needs attention = 'flash' (ring attention); eager "
+                                "attention would keep s×s scores across ranks"),)),
+    choice("recompute", "parallelism and recomputation",
+           "none, selective (QKᵀ, softmax, dropout, attention over V), or full (layer input only)", {
+               "none": "keep every declared tensor until backward",
+               "selective": "recompute the core attention (QKᵀ, softmax, dropout, probs·V) in backward",
+               "full": "keep only each layer's input and run its forward again in backward",
+           }),
+    # whole model
+    choice("scope", "whole model", "layer, or model (the first pipeline stage: L layers, embedding and output terms)", {
+        "layer": "one transformer layer",
+        "model": "the first pipeline stage: its layers in flight, the embedding and the output terms",
+    }, layout=True, neighbours=False),
+    expression("pipeline_parallel", "whole model", "pipeline-parallel size (scope = model): 1, a number, or p",
+               "1", "p", ("1", "p"), letter="p", neutral="1", layout=True, needs=(_whole_model("pipeline_parallel"),)),
+    expression("interleave", "whole model", "interleaved schedule: m virtual stages per rank (m ≥ 2), or none",
+               "none", "m", ("none", "m"), letter="m", none=True, neutral="none", layout=True,
+               minimum=(2, "interleave = 1 is the plain 1F1B schedule, not an interleaved one: leave "
+                           "interleave unset (none) or use m ≥ 2"),
+               needs=(_whole_model("interleave"),
+                      Need(ACTIVE, "pipeline_parallel", is_not=ACTIVE, example="p",
+                           message="interleave needs pipeline parallelism: set pipeline_parallel to p "
+                                   "or a number above 1"))),
+    choice("convention", "whole model", "paper, or megatron (token ids, and the interleave factor on embedding terms)", {
+        "paper": "as the paper counts the whole model",
+        "megatron": "as Megatron-LM's theoretical_memory_usage.py: int64 token ids, and the "
+                    "interleave factor on the embedding terms too",
+    }, layout=True, needs=(_whole_model("convention"),),
+       shown_with=(("pipeline_parallel", "p"), ("interleave", "m"))),
+)
+
+SHORTHANDS: tuple[Shorthand, ...] = (
+    Shorthand("dropout", "both attention_dropout and hidden_dropout", ("attention_dropout", "hidden_dropout")),
+)
+
+REGISTRY: dict[str, Switch] = {switch.name: switch for switch in DECLARED}
+"""Every switch by name, in declaration order."""
+
+SHORTHAND: dict[str, Shorthand] = {item.name: item for item in SHORTHANDS}
+
+# Letters that a choice (not an expression) brings into the derived form, for check's hints.
+LETTERS_OF_CHOICES: dict[str, tuple[tuple[str, Any], ...]] = {
+    "beta": (("dtype", "symbolic"),),
+    "mu": (("dtype", "symbolic"),),
+    "L": (("scope", "model"),),
+    "v": (("scope", "model"),),
+}
+
+
+# --- physical rules ------------------------------------------------------------------------------
+
+def nothing_to_recompute(v: Variant) -> str | None:
+    """Selective recomputation with flash attention: flash keeps no s×s tensor to recompute."""
+    if v.recompute == "selective" and v.attention == "flash":
+        return ("recompute = 'selective' with attention = 'flash': flash attention keeps no s×s "
+                "tensor and already recomputes the scores in its backward, so there is nothing to "
+                "recompute; use recompute = 'none' or 'full'")
+    return None
+
+
+RULES: tuple[Callable[[Variant], str | None], ...] = (nothing_to_recompute,)
+"""Rules that are not a single "needs": each returns the refusal, or None."""
+
+# Where the rules run among the needs, to keep the first message the most useful: after these
+# switches' needs (so "sequence_parallel needs tensor parallelism" comes before them).
+RULES_AFTER = "sequence_parallel_gather"
+
+
+# --- dispatch tables -----------------------------------------------------------------------------
+
+DISPATCH: dict[str, Mapping[str, Any]] = {}
+"""Every dispatch table by switch name (a test checks that every choice switch has one)."""
+
+
+def dispatch(name: str, table: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Register the table that maps each choice of switch ``name`` to its declarations.
+
+    Fails at import when a choice has no entry or an entry has no choice.
+
+    >>> dispatch("qkv", {"fused": 1})
+    Traceback (most recent call last):
+    ...
+    derivation.errors.InternalError: dispatch table for 'qkv': choices without an entry: separate
+    """
+    switch = REGISTRY[name]
+    choices = set(switch.values)
+    missing, extra = choices - set(table), set(table) - choices
+    if switch.kind != "choice" or missing or extra:
+        parts = [f"choices without an entry: {', '.join(sorted(missing))}" if missing else "",
+                 f"entries that are not choices: {', '.join(sorted(extra))}" if extra else ""]
+        raise InternalError(f"dispatch table for {name!r}: " + "; ".join(filter(None, parts)))
+    DISPATCH[name] = table
+    return table
+
+
+def companions(name: str, value: Any) -> dict[str, Any]:
+    """The other switches a value needs, beyond the defaults, to make sense (transitively).
+
+    >>> companions("sequence_parallel_gather", "keep")
+    {'sequence_parallel': True, 'tensor_parallel': 't'}
+    >>> companions("attention", "flash")
+    {}
+    """
+    out: dict[str, Any] = {}
+    pending = [(name, value)]
+    while pending:
+        current, current_value = pending.pop(0)
+        for need in _applying(REGISTRY[current], typed(current, current_value)):
+            other = REGISTRY[need.switch]
+            if not _satisfied(need, typed(other.name, other.default), other) and need.switch not in out:
+                out[need.switch] = need.example
+                pending.append((need.switch, need.example))
+    return out
+
+
+def undo(name: str, v: Variant) -> dict[str, Any]:
+    """The change that sets a switch of ``v`` to its neutral value, with every switch that needed
+    it back at its default (undoing tensor parallelism also turns sequence parallelism off).
+
+    >>> from derivation.variant import make_variant
+    >>> undo("pipeline_parallel", make_variant({"scope": "model", "pipeline_parallel": "p", "interleave": "m"}))
+    {'pipeline_parallel': 1, 'interleave': None}
+    """
+    change = {name: typed(name, REGISTRY[name].neutral)}
+    pending = [name]
+    while pending:
+        changed = pending.pop(0)
+        for switch in DECLARED:
+            if switch.name in change:
+                continue
+            for need in _applying(switch, getattr(v, switch.name)):
+                if need.switch == changed and not _satisfied(need, change[changed], REGISTRY[changed]):
+                    change[switch.name] = typed(switch.name, switch.default)
+                    pending.append(switch.name)
+                    break
+    return change
+
+
+def letter_hint(letter: str) -> str | None:
+    """The switches to set so that a letter appears in the derived form, or None.
+
+    >>> letter_hint("m")
+    'scope = model, pipeline_parallel = p, interleave = m'
+    >>> letter_hint("beta")
+    'dtype = symbolic'
+    """
+    setting = next(((switch.name, letter) for switch in DECLARED if switch.letter == letter),
+                   LETTERS_OF_CHOICES.get(letter, ((None, None),))[0])
+    if setting[0] is None:
+        return None
+    name, value = setting
+    assignments = {**companions(name, value), name: value}
+    return ", ".join(f"{key} = {_written(item)}" for key, item in assignments.items())
+
+
+def _written(value: Any) -> str:
+    return ("on" if value else "off") if isinstance(value, bool) else str(value)
+
+
+def context_of(name: str) -> dict[str, Any]:
+    """The companions of every value of a switch together, and what it is shown with: the
+    switches docs and tests add to each of its values.
+
+    >>> context_of("convention")
+    {'scope': 'model', 'pipeline_parallel': 'p', 'interleave': 'm'}
+    """
+    out: dict[str, Any] = {}
+    for value in REGISTRY[name].values:
+        out.update(companions(name, value))
+    for other, value in REGISTRY[name].shown_with:
+        out.update(companions(other, value))
+        out[other] = value
+    return out
+
+
+def _applying(switch: Switch, value: Any) -> list[Need]:
+    return [need for need in switch.needs if _when(need.when, value, switch)]
+
+
+@lru_cache(maxsize=None)
+def typed(name: str, value: Any) -> Any:
+    """A value of switch ``name`` as the :class:`~derivation.variant.Variant` holds it (cached
+    for the values the registry itself writes: defaults, examples, needs)."""
+    return read(REGISTRY[name], value)
+
+
+def _same(value: Any, other: Any, switch: Switch) -> bool:
+    """Whether a typed value of a switch equals a value written in the registry."""
+    return value == typed(switch.name, other)
+
+
+def _is_default(value: Any, switch: Switch) -> bool:
+    return _same(value, switch.default, switch)
+
+
+def _when(when: Any, value: Any, switch: Switch) -> bool:
+    if when == ACTIVE:
+        return not _is_default(value, switch)
+    options = when if isinstance(when, tuple) else (when,)
+    return any(_same(value, option, switch) for option in options)
+
+
+def _satisfied(need: Need, value: Any, other: Switch) -> bool:
+    if need.is_ is not None:
+        return _same(value, need.is_, other)
+    if need.is_not == ACTIVE:
+        return not _is_default(value, other)
+    return not _same(value, need.is_not, other)
+
+
+def refusal(v: Variant) -> str | None:
+    """The first reason this combination of switches describes no implementation, or None."""
+    for switch in DECLARED:
+        value = getattr(v, switch.name)
+        for need in _applying(switch, value):
+            other = REGISTRY[need.switch]
+            if not _satisfied(need, getattr(v, need.switch), other):
+                return need.message
+        if switch.name == RULES_AFTER:
+            for rule in RULES:
+                if (message := rule(v)) is not None:
+                    return message
+    return None
+
+
+# --- reading values ------------------------------------------------------------------------------
+
+_TRUE = {"on", "true", "yes", "1"}
+_FALSE = {"off", "false", "no", "0"}
+
+
+def read(switch: Switch, value: Any) -> Any:
+    """One value of a switch, as a user wrote it (text, number, bool) or already typed, checked
+    and typed: a choice is its text, a flag a bool, an expression a sympy expression (or None)."""
+    if switch.kind == "choice":
+        return _read_choice(switch, value)
+    if switch.kind == "flag":
+        return read_flag(switch.name, value)
+    return _read_expression(switch, value)
+
+
+def read_flag(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
+        return value.lower() in _TRUE
+    raise DerivationError(f"switch {name!r} got {value!r}; expected on or off (true or false)")
+
+
+def _read_choice(switch: Switch, value: Any) -> str:
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(text, str) or text not in switch.values:
+        raise DerivationError(
+            f"switch {switch.name!r} got {value!r}; expected one of: {', '.join(switch.values)}")
+    return text
+
+
+def _read_expression(switch: Switch, value: Any) -> sympy.Expr | None:
+    name = switch.name
+    if switch.none and (value is None or value == "none"):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, str, sympy.Expr)):
+        raise DerivationError(f"switch {name!r} got {value!r}; expected a number or an expression")
+    if isinstance(value, int):
+        expr = sympy.Integer(value)
+    elif isinstance(value, str):
+        try:
+            expr = parse(value)
+        except DerivationError as error:
+            raise DerivationError(f"switch {name!r}: {error}") from None
+    else:
+        expr = value
+    allowed = {SYMBOLS[letter].symbol for letter in switch.symbols}
+    stray = sorted(str(symbol) for symbol in expr.free_symbols - allowed)
+    if stray:
+        raise DerivationError(
+            f"switch {name!r} got {value!r}, which uses {', '.join(stray)}; it may use only "
+            f"numbers and {', '.join(sorted(map(str, allowed)))}")
+    if expr.is_number and not (expr.is_integer and expr > 0):
+        raise DerivationError(f"switch {name!r} got {value!r}; expected a positive whole number")
+    if not expr.is_number and expr.is_positive is False:
+        raise DerivationError(f"switch {name!r} got {value!r}; expected a positive size")
+    if switch.minimum is not None and expr.is_number and expr < switch.minimum[0]:
+        raise DerivationError(switch.minimum[1])
+    return expr
