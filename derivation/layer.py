@@ -12,12 +12,14 @@ Transformer Models" (arXiv 2205.05198); §4.1 derives the per-layer count.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
 
-import sympy
+from .switches import dispatch
+from .symbols import a, f, g, h
+from .tensors import BETA, BF16, BIT, BOOL, FP16, FP32, MU, DType, Region, Storage, Tensor
 
-from .symbols import a, b, f, g, h, s
-from .tensors import BETA, BF16, BIT, BOOL, FP16, FP32, MU, DType, Storage, Tensor
-from .variant import Variant
+if TYPE_CHECKING:
+    from .variant import Variant
 
 PAPER = "Korthikanti et al. 2022, §4.1"
 
@@ -30,37 +32,65 @@ class Precision:
     mask: DType
 
 
+ACTIVATION = dispatch("dtype", {"bf16": BF16, "fp16": FP16, "fp32": FP32, "symbolic": BETA})
+
+# A mask's element size, from the activation's. The general form (dtype = "symbolic") writes every
+# compact mask as μ bytes per element; the registry refuses "bits" with it.
+MASK: dict[str, Callable[[DType], DType]] = dispatch("mask_bytes", {
+    "1": lambda act: MU if act is BETA else BOOL,
+    "dtype": lambda act: act,
+    "bits": lambda act: BIT,
+})
+
+
 def precision(v: Variant) -> Precision:
-    act = {"bf16": BF16, "fp16": FP16, "fp32": FP32, "symbolic": BETA}[v.dtype]
-    if v.mask_bytes == "dtype":
-        mask = act
-    elif v.dtype == "symbolic":
-        mask = MU  # the general form writes every compact mask as μ bytes per element
-    else:
-        mask = {"1": BOOL, "bits": BIT}[v.mask_bytes]
-    return Precision(act, mask)
+    act = ACTIVATION[v.dtype]
+    return Precision(act, MASK[v.mask_bytes](act))
 
 
 # --- norms ---------------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class NormKernel:
+    """What one kind of norm is called, which kernel keeps its input, and its statistics."""
+
+    title: str
+    kernel: str
+    stats: tuple[str, ...]
+
+
+NORM = dispatch("norm", {
+    "layernorm": NormKernel("LayerNorm", "torch.nn.functional.layer_norm", ("mean", "rstd")),
+    "rmsnorm": NormKernel("RMSNorm", "fused RMSNorm kernel", ("rstd",)),
+})
+
+
 def norm(v: Variant, p: Precision, which: int) -> list[Tensor]:
     """LayerNorm/RMSNorm ``which`` (1 before attention, 2 before the MLP): what its backward reads."""
-    name = f"norm/ln{which}"
-    if v.norm_impl == "unfused_fp32":
-        return [
-            Tensor(f"{name}_input_fp32", "s b h", FP32, source="composite RMSNorm: x.float() (torch.nn.functional.rms_norm on CPU, Hugging Face LlamaRMSNorm)",
-                   why="backward of x.pow(2) and of x * rstd read the upcast input"),
-            Tensor(f"{name}_normalized_fp32", "s b h", FP32, source="composite RMSNorm: (x * rstd) * weight",
-                   why="weight gradient reads the normalized fp32 tensor"),
-        ] + _norm_stats(v, name, ["rstd"])
-    kernel = "torch.nn.functional.layer_norm" if v.norm == "layernorm" else "fused RMSNorm kernel"
+    return NORM_IMPL[v.norm_impl](v, p, f"norm/ln{which}")
+
+
+def _fused_norm(v: Variant, p: Precision, name: str) -> list[Tensor]:
+    kind = NORM[v.norm]
     return [
-        Tensor(f"{name}_input", "s b h", p.act, source=f"{PAPER}; {kernel} saves its input",
-               why=f"{'LayerNorm' if v.norm == 'layernorm' else 'RMSNorm'} backward reads its input"),
-    ] + _norm_stats(v, name, ["mean", "rstd"] if v.norm == "layernorm" else ["rstd"])
+        Tensor(f"{name}_input", "s b h", p.act, source=f"{PAPER}; {kind.kernel} saves its input",
+               why=f"{kind.title} backward reads its input"),
+    ] + _norm_stats(v, name, kind.stats)
 
 
-def _norm_stats(v: Variant, name: str, stats: list[str]) -> list[Tensor]:
+def _unfused_fp32_rmsnorm(v: Variant, p: Precision, name: str) -> list[Tensor]:
+    return [
+        Tensor(f"{name}_input_fp32", "s b h", FP32, source="composite RMSNorm: x.float() (torch.nn.functional.rms_norm on CPU, Hugging Face LlamaRMSNorm)",
+               why="backward of x.pow(2) and of x * rstd read the upcast input"),
+        Tensor(f"{name}_normalized_fp32", "s b h", FP32, source="composite RMSNorm: (x * rstd) * weight",
+               why="weight gradient reads the normalized fp32 tensor"),
+    ] + _norm_stats(v, name, ("rstd",))
+
+
+NORM_IMPL = dispatch("norm_impl", {"fused": _fused_norm, "unfused_fp32": _unfused_fp32_rmsnorm})
+
+
+def _norm_stats(v: Variant, name: str, stats: tuple[str, ...]) -> list[Tensor]:
     if not v.norm_stats:
         return []
     return [Tensor(f"{name}_{stat}", "s b", FP32, stat=True, why="norm backward reads the per-token statistic",
@@ -72,41 +102,56 @@ def _norm_stats(v: Variant, name: str, stats: list[str]) -> list[Tensor]:
 
 def attention(v: Variant, p: Precision) -> list[Tensor]:
     """The self-attention block: QKV projection, core attention, output projection, dropout."""
-    gqa = v.kv_heads != a
-    kept = [Tensor("attention/qkv_input", "s b h", p.act, source=f"{PAPER}; the LayerNorm 1 output, input of the QKV linear(s)",
+    kept = [Tensor("attention/qkv_input", "s b h", p.act, gathered_input=True,
+                   source=f"{PAPER}; the LayerNorm 1 output, input of the QKV linear(s)",
                    why="weight gradients of the Q, K and V projections (one tensor shared by the three)")]
-    kept += _qkv(v, p, gqa)
-    kept += _core_attention(v, p)
-    kept += [Tensor("attention/proj_input", "s b h", p.act, split="h", source=f"{PAPER}; input of the output projection",
-                    why="weight gradient of the output projection")] if _proj_input_is_own(v) else []
+    kept += _qkv(v, p)
+    kept += CORE_ATTENTION[v.attention](v, p)
+    if OWN_PROJECTION_INPUT[v.attention_output](v):
+        kept.append(Tensor("attention/proj_input", "s b h", p.act, split=h, source=f"{PAPER}; input of the output projection",
+                           why="weight gradient of the output projection"))
     kept += _dropout_mask(v, p, "attention/dropout_mask", "dropout after the output projection")
     return kept
 
 
-def _proj_input_is_own(v: Variant) -> bool:
-    # Eager attention's probs·V matmul keeps nothing of its output, so the projection input is its
-    # own storage whether it is a view or a copy; flash keeps its output, which the view shares.
-    return v.attention == "eager" or v.attention_output == "copy"
+# Whether the output projection's input is a storage of its own. Eager attention's probs·V matmul
+# keeps nothing of its output, so a view of it is still a storage of its own; flash keeps its
+# output, which a view shares.
+OWN_PROJECTION_INPUT = dispatch("attention_output", {
+    "view": lambda v: v.attention == "eager",
+    "copy": lambda v: True,
+})
+
+# The storage Q, K and V are views of: one fused output, or none (three outputs of their own).
+QKV_STORAGE = dispatch("qkv", {
+    "fused": lambda: Storage("attention/qkv_output", "s b (a+2g)h/a"),
+    "separate": lambda: None,
+})
+
+# Whether rotary embeddings make new Q and K tensors: q*cos + rotate_half(q)*sin does; a fused
+# rotary kernel keeps nothing.
+ROPE_COPIES = dispatch("rope", {"none": False, "unfused": True, "fused": False})
 
 
-def _qkv(v: Variant, p: Precision, gqa: bool) -> list[Tensor]:
+def _qkv(v: Variant, p: Precision) -> list[Tensor]:
     """Q, K and V as the attention kernel reads them, and the storage they live in."""
-    fused = Storage("attention/qkv_output", "s b (a+2g)h/a") if v.qkv == "fused" else None
-    repeat = gqa and v.attention == "eager"  # eager GQA repeats K and V to a heads (repeat_kv)
-    rotated = v.rope == "unfused"  # q*cos + rotate_half(q)*sin makes new Q and K tensors
+    fused = QKV_STORAGE[v.qkv]()
+    repeat = v.kv_heads != a and v.attention == "eager"  # eager GQA repeats K and V to a heads (repeat_kv)
+    rotated = ROPE_COPIES[v.rope]
     flash = v.attention == "flash"
     readers = {"q": "flash attention backward" if flash else "backward of QKᵀ (gradient of K)",
                "k": "flash attention backward" if flash else "backward of QKᵀ (gradient of Q)",
                "v": "flash attention backward" if flash else "backward of probs·V (gradient of probs)"}
     where = "a view of the fused QKV output" if fused else "the output of its own linear"
+    heads_of = {"a": a, "g": g}
 
     def projected(name: str, why: str) -> Tensor:
-        heads, split = ("a", "a") if name == "q" else ("g", "g")
-        return Tensor(f"attention/{name}", f"b {heads} s h/a", p.act, split=split, view_of=fused,
+        heads = "a" if name == "q" else "g"
+        return Tensor(f"attention/{name}", f"b {heads} s h/a", p.act, split=heads_of[heads], view_of=fused,
                       source=f"{PAPER}; {where}", why=why)
 
     def copy(name: str, heads: str, source: str) -> Tensor:
-        return Tensor(f"attention/{name}", f"b {heads} s h/a", p.act, split=heads, source=source,
+        return Tensor(f"attention/{name}", f"b {heads} s h/a", p.act, split=heads_of[heads], source=source,
                       why=readers[name[0]])
 
     rope_source = "unfused RoPE: x*cos + rotate_half(x)*sin makes a new tensor"
@@ -125,31 +170,42 @@ def _qkv(v: Variant, p: Precision, gqa: bool) -> list[Tensor]:
     return read
 
 
-def _core_attention(v: Variant, p: Precision) -> list[Tensor]:
-    """QKᵀ → softmax → dropout → probs·V (eager), or one flash kernel."""
-    if v.attention == "flash":
-        return [
-            Tensor("attention/logsumexp", "b a s", FP32, split="a", source="flash attention (torch SDPA flash backend) saves the logsumexp",
-                   why="flash backward recomputes the probabilities from it"),
-            Tensor("attention/output", "b a s h/a", p.act, split="a",
-                   source="flash attention saves its output" + ("; the output projection reads it as a view" if v.attention_output == "view" else ""),
-                   why="flash backward" + (" and the weight gradient of the output projection" if v.attention_output == "view" else "")),
-        ]
-    core = "core_attention"
-    softmax_dtype = FP32 if v.softmax_dtype == "fp32" else p.act
-    probs_read_directly = not v.attention_dropout and v.softmax_dtype != "fp32"
-    kept = [Tensor("attention/softmax_output", "b a s s", softmax_dtype, split="a", region=core,
-                   source=f"{PAPER}; softmax saves its output" + ("; upcast to fp32 (Hugging Face eager attention)" if v.softmax_dtype == "fp32" else ""),
+def _flash_attention(v: Variant, p: Precision) -> list[Tensor]:
+    """One fused kernel: a logsumexp and its output, no s×s tensor."""
+    view = v.attention_output == "view"
+    return [
+        Tensor("attention/logsumexp", "b a s", FP32, split=a, source="flash attention (torch SDPA flash backend) saves the logsumexp",
+               why="flash backward recomputes the probabilities from it"),
+        Tensor("attention/output", "b a s h/a", p.act, split=a,
+               source="flash attention saves its output" + ("; the output projection reads it as a view" if view else ""),
+               why="flash backward" + (" and the weight gradient of the output projection" if view else "")),
+    ]
+
+
+# The dtype the softmax output is kept in.
+SOFTMAX_DTYPE = dispatch("softmax_dtype", {"dtype": lambda p: p.act, "fp32": lambda p: FP32})
+
+
+def _eager_attention(v: Variant, p: Precision) -> list[Tensor]:
+    """QKᵀ → softmax → dropout → probs·V as separate ops: every s×s tensor they save."""
+    core = Region.CORE_ATTENTION
+    upcast = v.softmax_dtype == "fp32"
+    probs_read_directly = not v.attention_dropout and not upcast
+    kept = [Tensor("attention/softmax_output", "b a s s", SOFTMAX_DTYPE[v.softmax_dtype](p), split=a, region=core,
+                   source=f"{PAPER}; softmax saves its output" + ("; upcast to fp32 (Hugging Face eager attention)" if upcast else ""),
                    why="softmax backward" + (" and backward of probs·V (gradient of V)" if probs_read_directly else ""))]
-    if v.softmax_dtype == "fp32" and not v.attention_dropout:
-        kept.append(Tensor("attention/probs", "b a s s", p.act, split="a", region=core, source="softmax(…, dtype=fp32).to(dtype) makes a copy",
+    if upcast and not v.attention_dropout:
+        kept.append(Tensor("attention/probs", "b a s s", p.act, split=a, region=core, source="softmax(…, dtype=fp32).to(dtype) makes a copy",
                            why="backward of probs·V (gradient of V)"))
     if v.attention_dropout:
-        kept.append(Tensor("attention/softmax_dropout_mask", "b a s s", p.mask, split="a", region=core,
+        kept.append(Tensor("attention/softmax_dropout_mask", "b a s s", p.mask, split=a, region=core,
                            source=f"{PAPER}; {_dropout_source(p)}", why="dropout backward"))
-        kept.append(Tensor("attention/softmax_dropout_output", "b a s s", p.act, split="a", region=core,
+        kept.append(Tensor("attention/softmax_dropout_output", "b a s s", p.act, split=a, region=core,
                            source=f"{PAPER}; the probs·V matmul saves its input", why="backward of probs·V (gradient of V)"))
     return kept
+
+
+CORE_ATTENTION = dispatch("attention", {"eager": _eager_attention, "flash": _flash_attention})
 
 
 def _dropout_source(p: Precision) -> str:
@@ -170,30 +226,43 @@ def _dropout_mask(v: Variant, p: Precision, name: str, where: str) -> list[Tenso
 
 def mlp(v: Variant, p: Precision) -> list[Tensor]:
     """The MLP block: h → f → h with GeLU, ReLU or SwiGLU, then dropout."""
-    kept = [Tensor("mlp/fc1_input", "s b h", p.act, source=f"{PAPER}; the LayerNorm 2 output, input of the first linear(s)",
+    kept = [Tensor("mlp/fc1_input", "s b h", p.act, gathered_input=True,
+                   source=f"{PAPER}; the LayerNorm 2 output, input of the first linear(s)",
                    why="weight gradient of the first linear (gate and up projections for SwiGLU)")]
-    if v.mlp == "gelu":
-        kept += [
-            Tensor("mlp/gelu_input", "s b f", p.act, split="f", source=f"{PAPER}; GeLU saves its input", why="GeLU backward"),
-            Tensor("mlp/fc2_input", "s b f", p.act, split="f", source=f"{PAPER}; the GeLU output, input of the second linear", why="weight gradient of the second linear"),
-        ]
-    elif v.mlp == "relu":
-        kept += [Tensor("mlp/relu_output", "s b f", p.act, split="f", source="ReLU saves its output, which is also the second linear's input",
-                        why="ReLU backward and the weight gradient of the second linear (one storage)")]
-    elif v.mlp == "swiglu":
-        kept += [
-            Tensor("mlp/gate", "s b f", p.act, split="f", source="SiLU saves its input (the gate projection output)", why="SiLU backward"),
-            Tensor("mlp/silu_output", "s b f", p.act, split="f", source="silu(gate) * up: the multiply saves each operand", why="gradient of up"),
-            Tensor("mlp/up", "s b f", p.act, split="f", source="silu(gate) * up: the multiply saves each operand", why="gradient of silu(gate)"),
-            Tensor("mlp/fc2_input", "s b f", p.act, split="f", source="silu(gate) * up, input of the second linear", why="weight gradient of the second linear"),
-        ]
-    else:  # swiglu_fused
-        kept += [
-            Tensor("mlp/swiglu_input", "s b 2f", p.act, split="f", source="Megatron-LM fused bias-SwiGLU keeps its 2f-wide input (gate and up)", why="fused SwiGLU backward"),
-            Tensor("mlp/fc2_input", "s b f", p.act, split="f", source="fused SwiGLU output, input of the second linear", why="weight gradient of the second linear"),
-        ]
+    kept += MLP[v.mlp](p)
     kept += _dropout_mask(v, p, "mlp/dropout_mask", "dropout after the second linear")
     return kept
+
+
+def _gelu(p: Precision) -> list[Tensor]:
+    return [
+        Tensor("mlp/gelu_input", "s b f", p.act, split=f, source=f"{PAPER}; GeLU saves its input", why="GeLU backward"),
+        Tensor("mlp/fc2_input", "s b f", p.act, split=f, source=f"{PAPER}; the GeLU output, input of the second linear", why="weight gradient of the second linear"),
+    ]
+
+
+def _relu(p: Precision) -> list[Tensor]:
+    return [Tensor("mlp/relu_output", "s b f", p.act, split=f, source="ReLU saves its output, which is also the second linear's input",
+                   why="ReLU backward and the weight gradient of the second linear (one storage)")]
+
+
+def _swiglu(p: Precision) -> list[Tensor]:
+    return [
+        Tensor("mlp/gate", "s b f", p.act, split=f, source="SiLU saves its input (the gate projection output)", why="SiLU backward"),
+        Tensor("mlp/silu_output", "s b f", p.act, split=f, source="silu(gate) * up: the multiply saves each operand", why="gradient of up"),
+        Tensor("mlp/up", "s b f", p.act, split=f, source="silu(gate) * up: the multiply saves each operand", why="gradient of silu(gate)"),
+        Tensor("mlp/fc2_input", "s b f", p.act, split=f, source="silu(gate) * up, input of the second linear", why="weight gradient of the second linear"),
+    ]
+
+
+def _swiglu_fused(p: Precision) -> list[Tensor]:
+    return [
+        Tensor("mlp/swiglu_input", "s b 2f", p.act, split=f, source="Megatron-LM fused bias-SwiGLU keeps its 2f-wide input (gate and up)", why="fused SwiGLU backward"),
+        Tensor("mlp/fc2_input", "s b f", p.act, split=f, source="fused SwiGLU output, input of the second linear", why="weight gradient of the second linear"),
+    ]
+
+
+MLP = dispatch("mlp", {"gelu": _gelu, "relu": _relu, "swiglu": _swiglu, "swiglu_fused": _swiglu_fused})
 
 
 # --- the layer -----------------------------------------------------------------------------------
@@ -213,27 +282,3 @@ def layer_input(v: Variant) -> Tensor:
 def substitutions(v: Variant) -> dict:
     """The letters the declarations leave open, resolved by the variant: f → ffn_hidden, g → kv_heads."""
     return {f: v.ffn_hidden, g: v.kv_heads}
-
-
-# --- forward FLOPs (what recomputation costs) -----------------------------------------------------
-
-@dataclass(frozen=True)
-class Matmul:
-    """One matrix multiply of the forward pass: 2 × rows × inner × columns FLOPs."""
-
-    name: str
-    flops: sympy.Expr
-    region: str = ""
-
-
-def forward_matmuls(v: Variant) -> list[Matmul]:
-    """The layer's forward matrix multiplies (elementwise work is left out, as in the paper)."""
-    d = h / a
-    width = 3 if v.mlp.startswith("swiglu") else 2  # SwiGLU has gate, up and down projections
-    return [
-        Matmul("attention/qkv_projection", 2 * s * b * h * (a + 2 * g) * d),
-        Matmul("attention/scores (QKᵀ)", 2 * b * a * s * s * d, "core_attention"),
-        Matmul("attention/probs·V", 2 * b * a * s * s * d, "core_attention"),
-        Matmul("attention/output_projection", 2 * s * b * h * h),
-        Matmul("mlp/linears", width * 2 * s * b * h * f),
-    ]

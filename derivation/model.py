@@ -14,12 +14,19 @@ Conventions (``convention`` switch):
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Sequence
+
 import sympy
 
 from .layer import precision
+from .switches import dispatch
 from .symbols import L
+from .symbols import v as vocabulary
 from .tensors import FP32, INT64, Tensor
-from .variant import Variant
+
+if TYPE_CHECKING:
+    from .variant import Variant
 
 PAPER = "Korthikanti et al. 2022"
 
@@ -32,33 +39,53 @@ def interleave_factor(v: Variant) -> sympy.Expr:
     return 1 + (p - 1) / (p * m)
 
 
-def first_stage(layer: list[Tensor], v: Variant) -> list[Tensor]:
-    """The first stage's tensors: the layer's, L times over, then the embedding and output terms."""
+@dataclass(frozen=True)
+class Convention:
+    """How a convention counts the whole model beyond the paper's layers."""
+
+    factor_on_embedding: bool  # the interleave factor also multiplies the embedding terms
+    token_ids: bool  # the int64 token ids are counted
+
+
+CONVENTION = dispatch("convention", {
+    "paper": Convention(factor_on_embedding=False, token_ids=False),
+    "megatron": Convention(factor_on_embedding=True, token_ids=True),
+})
+
+
+def first_stage(layer: Sequence[Tensor], v: Variant) -> list[Tensor]:
+    """The first stage's tensors: the layer's, L times over, then the embedding and output terms.
+
+    Tensors the recomputation policy drops are multiplied like the kept ones: they are what the
+    policy saves on every layer in flight."""
     p = v.pipeline_parallel
+    convention = CONVENTION[v.convention]
     factor = interleave_factor(v)
     layers_in_flight = (L / p) * p * factor  # L/p layers per stage, p micro-batches in flight
-    kept = [_with_copies(tensor, layers_in_flight) for tensor in layer]
-    embedding_copies = p * (factor if v.convention == "megatron" else 1)
+    kept = [replace(tensor, copies=tensor.copies * layers_in_flight) for tensor in layer]
+    embedding_copies = p * (factor if convention.factor_on_embedding else 1)
     act, mask = precision(v).act, precision(v).mask
     if v.hidden_dropout:
         kept.append(Tensor("embedding/dropout_mask", "s b h", mask, copies=embedding_copies,
                            source=f"{PAPER}, §4.3: one mask per micro-batch in flight",
                            why="backward of the dropout after the embedding"))
-    if v.convention == "megatron":
-        kept.append(Tensor("embedding/token_ids", "s b", INT64, copies=embedding_copies,
+    if convention.token_ids:
+        kept.append(Tensor("embedding/token_ids", "s b", INT64, copies=embedding_copies, whole_sequence=True,
                            source="Megatron-LM theoretical_memory_usage.py counts the int64 token ids",
                            why="the embedding's weight gradient gathers rows by token id"))
     if p == 1:  # the output layer lives on the first (only) stage
         kept += [
             Tensor("output/final_norm_input", "s b h", act, source=f"{PAPER}, §4.3", why="final LayerNorm backward"),
-            Tensor("output/projection_input", "s b h", act, source=f"{PAPER}, §4.3", why="weight gradient of the output projection"),
-            Tensor("output/logits", "s b v", FP32, split="v", source=f"{PAPER}, §4.3: fp32 logits for the cross-entropy",
+            Tensor("output/projection_input", "s b h", act, gathered_input=True, source=f"{PAPER}, §4.3", why="weight gradient of the output projection"),
+            Tensor("output/logits", "s b v", FP32, split=vocabulary, source=f"{PAPER}, §4.3: fp32 logits for the cross-entropy",
                    why="cross-entropy backward (softmax of the logits)"),
         ]
     return kept
 
 
-def _with_copies(tensor: Tensor, copies: sympy.Expr) -> Tensor:
-    from dataclasses import replace
+def one_layer(layer: Sequence[Tensor], v: Variant) -> list[Tensor]:
+    """``scope = "layer"``: the layer's tensors as declared."""
+    return list(layer)
 
-    return replace(tensor, copies=tensor.copies * copies)
+
+SCOPE = dispatch("scope", {"layer": one_layer, "model": first_stage})

@@ -10,13 +10,18 @@ from typing import Any
 
 import sympy
 
+from .config import read_config
 from .errors import DerivationError
-from .layer import forward_matmuls, layer_tensors, substitutions
-from .model import first_stage
+from .flops import forward_matmuls
+from .layer import layer_tensors, substitutions
+from .model import SCOPE
+from .notation import text
+from .policies import POLICY
+from .presets import layer_preset
 from .result import Derivation, Whole
 from .symbols import L, a
 from .tensors import Tensor
-from .transforms import POLICIES, context_parallel, tensor_parallel
+from .transforms import context_parallel, split_matmuls, tensor_parallel
 from .variant import Variant, make_variant
 
 
@@ -34,15 +39,11 @@ def derive(variant: Variant | None = None, *, config: Any = None, preset: str | 
     """
     base = variant or Variant()
     if preset is not None:
-        from .presets import layer_preset
-
         if variant is not None:
             raise DerivationError("give either variant or preset, not both")
         base = layer_preset(preset).variant
     merged: dict[str, Any] = {}
     if config is not None:
-        from .config import read_config
-
         merged.update(read_config(config))
     merged.update(switches)
     return derive_variant(make_variant(merged, base) if merged else _checked(base))
@@ -51,47 +52,31 @@ def derive(variant: Variant | None = None, *, config: Any = None, preset: str | 
 def _checked(variant: Variant) -> Variant:
     if not isinstance(variant, Variant):
         raise DerivationError(f"expected a Variant, got {type(variant).__name__}")
-    from .variant import check_combination
-
-    check_combination(variant)
-    return variant
+    return variant  # a Variant checks itself when it is made
 
 
 @lru_cache(maxsize=512)
 def derive_variant(v: Variant) -> Derivation:
-    """The pipeline for one checked variant (cached: variants are immutable)."""
-    declared = layer_tensors(v)
-    kept = POLICIES[v.recompute](declared, v)
-    recomputed = tuple(tensor for tensor in declared if tensor not in kept)
-    if v.scope == "model":
-        kept = first_stage(kept, v)
-    kept = tensor_parallel(kept, v)
-    kept = context_parallel(kept, v)
+    """The pipeline for one checked variant (cached: variants are immutable).
+
+    The recomputation policy marks each declaration kept or recomputed, and each matmul rerun or
+    not; the scope, tensor, sequence and context parallelism then apply to every tensor, so what
+    the policy recomputes is counted per rank like what it keeps.
+    """
+    tensors, matmuls = POLICY[v.recompute].apply(layer_tensors(v), forward_matmuls(v), v)
+    tensors = SCOPE[v.scope](tensors, v)
+    tensors = context_parallel(tensor_parallel(tensors, v), v)
+    matmuls = split_matmuls(matmuls, v)
     resolve = substitutions(v)
-    kept = [tensor.substitute(resolve) for tensor in kept]
+    tensors = [tensor.substitute(resolve) for tensor in tensors]
+    kept = [tensor for tensor in tensors if not tensor.recomputed]
     return Derivation(
         variant=v,
         tensors=tuple(kept),
-        recomputed=tuple(tensor.substitute(resolve) for tensor in recomputed),
+        recomputed=tuple(tensor for tensor in tensors if tensor.recomputed),
         wholes=_wholes(v, kept),
+        matmuls=tuple(op.substitute(resolve) for op in matmuls),
     )
-
-
-def flops(v: Variant) -> tuple[sympy.Expr, sympy.Expr]:
-    """(forward FLOPs of one layer, FLOPs the recomputation policy runs again), per rank."""
-    matmuls = forward_matmuls(v)
-    per_rank = v.tensor_parallel * v.context_parallel
-    resolve = substitutions(v)
-
-    def total(ops) -> sympy.Expr:
-        return sympy.expand(sympy.Add(*[op.flops for op in ops]).xreplace(resolve) / per_rank)
-
-    forward = total(matmuls)
-    if v.recompute == "full":
-        return forward, forward
-    if v.recompute == "selective":
-        return forward, total([op for op in matmuls if op.region == "core_attention"])
-    return forward, sympy.Integer(0)
 
 
 def _wholes(v: Variant, kept: list[Tensor]) -> tuple[Whole, ...]:
@@ -117,6 +102,4 @@ def _wholes(v: Variant, kept: list[Tensor]) -> tuple[Whole, ...]:
 
 
 def _show(expr: sympy.Expr) -> str:
-    from .notation import text
-
     return text(expr)

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 import sympy
 
 from . import notation
 from .errors import DerivationError
-from .tensors import Tensor
+from .symbols import ORDER
 from .values import missing_error, read_values
-from .variant import Variant
+
+if TYPE_CHECKING:
+    from .flops import Matmul
+    from .tensors import Tensor
+    from .variant import Variant
 
 BLOCK_ORDER = ("attention", "mlp", "norm", "layer", "embedding", "output")
 
@@ -47,24 +51,19 @@ class Derivation:
 
     variant: Variant
     tensors: tuple[Tensor, ...]  # kept for backward, per rank, in forward order
-    recomputed: tuple[Tensor, ...]  # declared, but dropped by the recomputation policy
+    recomputed: tuple[Tensor, ...]  # declared, but recomputed by the policy: per rank, like tensors
     wholes: tuple[Whole, ...]  # quantities that must be whole numbers (h/a, a/t, ...)
+    matmuls: tuple[Matmul, ...] = ()  # one layer's forward matmuls, per rank
 
     @cached_property
-    def _flops(self) -> tuple[sympy.Expr, sympy.Expr]:
-        from .derive import flops
-
-        return flops(self.variant)
-
-    @property
     def forward_flops(self) -> sympy.Expr:
         """Matrix-multiply FLOPs of one layer's forward pass, per rank."""
-        return self._flops[0]
+        return sympy.expand(sympy.Add(*[op.flops for op in self.matmuls]))
 
-    @property
+    @cached_property
     def recompute_flops(self) -> sympy.Expr:
         """Of those, the FLOPs the recomputation policy runs again during backward."""
-        return self._flops[1]
+        return sympy.expand(sympy.Add(*[op.flops for op in self.matmuls if op.rerun]))
 
     # --- the closed form -------------------------------------------------------------------------
 
@@ -96,14 +95,23 @@ class Derivation:
     @cached_property
     def symbols(self) -> list[sympy.Symbol]:
         """Every symbol the result depends on, in writing order."""
-        from .symbols import ORDER
-
         free = set(self.total.free_symbols)
         for whole in self.wholes:
             free |= whole.expr.free_symbols
         return sorted(free, key=ORDER.get)
 
     # --- numbers ---------------------------------------------------------------------------------
+
+    def relevant(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Only the sizes this result depends on, in the order given (a model preset also sets
+        sizes that a layer does not use).
+
+        >>> from derivation import derive
+        >>> derive(attention="flash").relevant({"h": 4096, "v": 50257, "s": 2048, "b": 1, "a": 32})
+        {'h': 4096, 's': 2048, 'b': 1, 'a': 32}
+        """
+        names = {symbol.name for symbol in self.symbols}
+        return {name: value for name, value in values.items() if name in names}
 
     def check_values(self, values: dict[str, Any]) -> dict[sympy.Symbol, Any]:
         """The values, checked: every symbol given, positive, and every size whole."""

@@ -3,7 +3,7 @@
 A :class:`Tensor` is plain data. Its bytes are derived from shape × bytes per element × copies,
 never stored. Shapes are written in paper letters, one axis per word::
 
-    Tensor("attention/softmax_output", "b a s s", ACT, split="a", why=..., source=...)
+    Tensor("attention/softmax_output", "b a s s", ACT, split=a, why=..., source=...)
 
 >>> from derivation.tensors import Tensor, BF16
 >>> t = Tensor("mlp/gelu_input", "s b 4h", BF16, why="GeLU backward", source="paper §4.1")
@@ -16,6 +16,8 @@ never stored. Shapes are written in paper letters, one axis per word::
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from enum import Enum
+from functools import lru_cache
 
 import sympy
 
@@ -45,6 +47,7 @@ BETA = DType("β", beta)  # symbolic activation element size
 MU = DType("μ", mu)  # symbolic mask element size
 
 
+@lru_cache(maxsize=None)
 def shape(text: str) -> tuple[sympy.Expr, ...]:
     """Read a shape written in paper letters, one axis per word.
 
@@ -54,7 +57,14 @@ def shape(text: str) -> tuple[sympy.Expr, ...]:
     return tuple(parse(axis) for axis in text.split())
 
 
-def _read_shape(dims) -> tuple[sympy.Expr, ...]:
+class Region(Enum):
+    """Which part of the layer a tensor (or matmul) belongs to, for recomputation policies."""
+
+    NONE = ""
+    CORE_ATTENTION = "core_attention"  # QKᵀ → softmax → dropout → probs·V: what selective recomputes
+
+
+def read_shape(dims) -> tuple[sympy.Expr, ...]:
     return shape(dims) if isinstance(dims, str) else tuple(sympy.sympify(d) for d in dims)
 
 
@@ -69,7 +79,7 @@ class Storage:
 
     def __init__(self, name: str, shape: str | tuple):
         object.__setattr__(self, "name", name)
-        object.__setattr__(self, "shape", _read_shape(shape))
+        object.__setattr__(self, "shape", read_shape(shape))
 
 
 @dataclass(frozen=True)
@@ -81,12 +91,17 @@ class Tensor:
     dtype:    element storage (:class:`DType`)
     why:      which backward computation reads it
     source:   the paper section or the PyTorch op that keeps it
-    split:    the letter tensor parallelism divides (``a`` heads, ``g`` key/value heads,
-              ``f`` MLP width, ``v`` vocabulary); ``None`` when every rank keeps a replica
+    split:    the symbol tensor parallelism divides (``a`` heads, ``g`` key/value heads,
+              ``f`` MLP width, ``v`` vocabulary, ``h`` hidden); ``None`` when every rank keeps
+              a replica
     view_of:  the storage it is a slice of, when it is a view (``None``: its own storage)
-    region:   ``core_attention`` for what selective recomputation recomputes
+    region:   the part of the layer it belongs to (:class:`Region`), for recomputation
     stat:     a normalization statistic (mean, rstd), which the paper leaves out
     copies:   how many of it are alive at once (layers and micro-batches in flight)
+    gathered_input: under sequence parallelism, the all-gathered input of a column-parallel
+              linear: only its shard is kept, unless the gathered tensor is kept
+    whole_sequence: never split along s (every rank reads every token id)
+    recomputed: dropped by the recomputation policy and made again in backward
     """
 
     name: str
@@ -94,23 +109,35 @@ class Tensor:
     dtype: DType
     why: str
     source: str
-    split: str | None = None
+    split: sympy.Symbol | None = None
     view_of: Storage | None = None
-    region: str = ""
+    region: Region = Region.NONE
     stat: bool = False
     copies: sympy.Expr = field(default=sympy.Integer(1))
+    gathered_input: bool = False
+    whole_sequence: bool = False
+    recomputed: bool = False
 
-    def __init__(self, name, shape, dtype, *, why, source, split=None, view_of=None, region="",
-                 stat=False, copies=sympy.Integer(1)):
-        values = dict(name=name, shape=_read_shape(shape),
+    def __init__(self, name, shape, dtype, *, why, source, split=None, view_of=None,
+                 region=Region.NONE, stat=False, copies=sympy.Integer(1), gathered_input=False,
+                 whole_sequence=False, recomputed=False):
+        values = dict(name=name, shape=read_shape(shape),
                       dtype=dtype, why=why, source=source, split=split, view_of=view_of,
-                      region=region, stat=stat, copies=sympy.sympify(copies))
+                      region=region, stat=stat, copies=sympy.sympify(copies),
+                      gathered_input=gathered_input, whole_sequence=whole_sequence,
+                      recomputed=recomputed)
         for key, value in values.items():
             object.__setattr__(self, key, value)
 
     @property
     def block(self) -> str:
+        """The block the tensor belongs to: ``attention`` of ``attention/softmax_output``."""
         return self.name.split("/", 1)[0]
+
+    @property
+    def leaf(self) -> str:
+        """The tensor's short name within its block: ``softmax_output``."""
+        return self.name.split("/", 1)[1]
 
     @property
     def elements(self) -> sympy.Expr:

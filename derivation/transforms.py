@@ -1,92 +1,91 @@
-"""Transformations of the declared tensor list: recomputation policies and parallelism.
+"""Parallelism as transformations of the declared tensor list (and of the forward matmuls).
 
-Each policy or split is a named function from a list of declarations to a new list. None of them
-patches a total: Table 2 of Korthikanti et al. 2022 comes out of applying them to the tensors.
+Each split is a named function from a list of declarations to a new list. None of them patches a
+total: Table 2 of Korthikanti et al. 2022 comes out of applying them, and the recomputation
+policies of :mod:`derivation.policies`, to the tensors. Tensors the policy recomputes go through
+every split too, so what a policy saves is counted per rank like what it keeps.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Sequence, TypeVar
+
 import sympy
 
-from .layer import layer_input
-from .symbols import SYMBOLS, s
-from .tensors import Tensor
-from .variant import Variant
+from .errors import InternalError
+from .switches import dispatch
+from .symbols import s
+
+if TYPE_CHECKING:
+    from .flops import Matmul
+    from .tensors import Tensor
+    from .variant import Variant
+
+Part = TypeVar("Part", "Tensor", "Matmul")
 
 
-# --- recomputation policies ----------------------------------------------------------------------
-
-def keep_everything(tensors: list[Tensor], v: Variant) -> list[Tensor]:
-    """``recompute = "none"``: every declared tensor stays until backward."""
-    return list(tensors)
-
-
-def recompute_core_attention(tensors: list[Tensor], v: Variant) -> list[Tensor]:
-    """``recompute = "selective"`` (§5 of the paper): drop what lives inside QKᵀ → softmax →
-    dropout → probs·V, and run that part again in backward. Its inputs Q, K, V and its output
-    stay; exactly the as²b tensors go."""
-    return [tensor for tensor in tensors if tensor.region != "core_attention"]
-
-
-def recompute_everything(tensors: list[Tensor], v: Variant) -> list[Tensor]:
-    """``recompute = "full"``: keep only the layer's input and run the whole forward again."""
-    return [layer_input(v)]
-
-
-POLICIES = {"none": keep_everything, "selective": recompute_core_attention,
-            "full": recompute_everything}
-
-
-# --- parallelism ---------------------------------------------------------------------------------
-
-# Inputs of column-parallel linears: under sequence parallelism each is the all-gathered norm
-# output. By default only the local shard is kept and the all-gather is repeated in backward.
-GATHERED_INPUTS = {"attention/qkv_input", "mlp/fc1_input", "output/projection_input"}
-# The vocabulary-parallel embedding reads every token id on every rank: never split along s.
-WHOLE_SEQUENCE = {"embedding/token_ids"}
-
-
-def divide_axis(tensor: Tensor, symbol: sympy.Symbol, by: sympy.Expr) -> Tensor:
-    """The tensor with its first axis that involves ``symbol`` divided by ``by``.
+def divide_axis(part: Part, symbol: sympy.Symbol, by: sympy.Expr) -> Part:
+    """The tensor (or matmul) with its first axis that involves ``symbol`` divided by ``by``.
 
     >>> from derivation.tensors import Tensor, BF16
     >>> from derivation.symbols import a, t
     >>> divide_axis(Tensor("x", "b a s h/a", BF16, why="", source=""), a, t).shape_text
     'b a/t s h/a'
     """
-    dims = list(tensor.shape)
+    dims = list(part.shape)
     for index, dim in enumerate(dims):
-        if symbol in sympy.sympify(dim).free_symbols:
+        if symbol in dim.free_symbols:
             dims[index] = dim / by
-            return tensor.with_shape(tuple(dims))
-    raise ValueError(f"{tensor.name} has no axis in {symbol}")
+            return part.with_shape(tuple(dims))
+    raise InternalError(f"{part.name} is declared split along {symbol}, but no axis of "
+                        f"{part.shape_text} involves it")
 
 
-def tensor_parallel(tensors: list[Tensor], v: Variant) -> list[Tensor]:
+# Under sequence parallelism the input of a column-parallel linear is the all-gathered norm
+# output (``Tensor.gathered_input``): by default only the shard is kept and the all-gather runs
+# again in backward; "keep" keeps the gathered, whole-sequence tensor.
+KEEPS_GATHERED = dispatch("sequence_parallel_gather", {"recompute": False, "keep": True})
+
+
+def tensor_parallel(tensors: Sequence[Tensor], v: Variant) -> list[Tensor]:
     """Per-rank tensors under tensor (and sequence) parallelism of size ``t``.
 
     A tensor split across heads, key/value heads, the MLP width or the vocabulary has that axis
-    divided by t. Replicated tensors stay whole, unless sequence parallelism splits them along s.
+    divided by t. Replicated tensors stay whole, unless sequence parallelism splits them along s
+    (except a tensor that reads every token, ``whole_sequence``, and a kept gathered input).
     """
     t = v.tensor_parallel
     if t == 1:
         return list(tensors)
-    keep_gathered = v.sequence_parallel_gather == "keep"
+    keep_gathered = KEEPS_GATHERED[v.sequence_parallel_gather]
     out = []
     for tensor in tensors:
-        if tensor.split:
-            out.append(divide_axis(tensor, SYMBOLS[tensor.split].symbol, t))
-        elif (v.sequence_parallel and tensor.name not in WHOLE_SEQUENCE
-              and not (keep_gathered and tensor.name in GATHERED_INPUTS)):
+        if tensor.split is not None:
+            out.append(divide_axis(tensor, tensor.split, t))
+        elif (v.sequence_parallel and not tensor.whole_sequence
+              and not (keep_gathered and tensor.gathered_input)):
             out.append(divide_axis(tensor, s, t))
         else:
             out.append(tensor)
     return out
 
 
-def context_parallel(tensors: list[Tensor], v: Variant) -> list[Tensor]:
+def context_parallel(tensors: Sequence[Tensor], v: Variant) -> list[Tensor]:
     """Per-rank tensors under context parallelism of size ``c``: every rank holds s/c tokens
     (ring attention with flash kernels, so no tensor has a second sequence axis)."""
     if v.context_parallel == 1:
         return list(tensors)
     return [divide_axis(tensor, s, v.context_parallel) for tensor in tensors]
+
+
+def split_matmuls(matmuls: Sequence[Matmul], v: Variant) -> list[Matmul]:
+    """Per-rank matmuls: tensor parallelism divides each one's own split axis by t, and context
+    parallelism its rows (each rank computes its s/c queries)."""
+    out = []
+    for op in matmuls:
+        if v.tensor_parallel != 1:
+            op = divide_axis(op, op.split, v.tensor_parallel)
+        if v.context_parallel != 1:
+            op = divide_axis(op, s, v.context_parallel)
+        out.append(op)
+    return out
