@@ -26,7 +26,7 @@ import numpy as np
 import sympy
 
 from derivation import DerivationError, derive
-from derivation.derive import derive_variant
+from derivation.pipeline import derive_variant
 from derivation.presets import LAYER_PRESETS
 from derivation.variant import CHOICES, EXPRESSIONS, FLAGS
 from derivation.vectorized import evaluate_many
@@ -221,7 +221,7 @@ def throughput(repeats: int, quick: bool) -> list[tuple]:
     count = int(np.prod(shape))
     for label, switches in THROUGHPUT_VARIANTS.items():
         d = derive(**switches)
-        extra = {k: v for k, v in EXTRA.items() if k in {s.name for s in d.symbols}}
+        extra = d.relevant(EXTRA)
         evaluate_many(d, **open_grid, **extra)  # compile once (cached)
         t_open = statistics.median(_timed(lambda: evaluate_many(d, **open_grid, **extra)) for _ in range(repeats))
         t_flat = statistics.median(_timed(lambda: evaluate_many(d, **flat, **extra)) for _ in range(repeats))

@@ -5,9 +5,9 @@
 sbh(34 + 5as/h)
 """
 
-from .check import check
-from .compare import compare
-from .derive import derive
+from .checker import check
+from .comparison import compare
+from .pipeline import derive
 from .errors import DerivationError, ParseError
 from .parser import parse
 from .result import Derivation

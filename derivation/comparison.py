@@ -1,6 +1,6 @@
 """Comparing two variants: which tensors differ, and by how much.
 
->>> from derivation.compare import compare
+>>> from derivation.comparison import compare
 >>> c = compare("megatron", {"attention": "flash"})
 >>> [t.name for t in c.only_in_a]
 ['attention/softmax_output', 'attention/softmax_dropout_mask', 'attention/softmax_dropout_output', 'attention/proj_input']
@@ -19,7 +19,7 @@ from typing import Any, Mapping
 import sympy
 
 from . import notation
-from .derive import derive
+from .pipeline import derive
 from .errors import DerivationError
 from .presets import LAYER_PRESETS
 from .result import Derivation

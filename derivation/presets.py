@@ -57,6 +57,11 @@ class ModelPreset:
     values: dict[str, int]
     layer: str = "megatron"
 
+    @property
+    def title(self) -> str:
+        """The model's name as prose writes it: ``GPT-3 175B``."""
+        return self.doc.split(" (", 1)[0].split(" sizes", 1)[0].rstrip(".")
+
     def switches(self, scope: str = "layer", layer: bool = True) -> dict[str, Any]:
         """Switches that make the layout's symbols appear, so that ``values`` fill them; with
         ``layer=False`` only the layout, for when another layer preset is named explicitly."""
@@ -86,6 +91,16 @@ MODEL_PRESETS: dict[str, ModelPreset] = {p.name: p for p in (
                 "vocabulary 128256, sequence 8192); the layout t = 8, p = 4 is illustrative.",
                 dict(a=64, g=8, h=8192, f=28672, L=80, t=8, p=4, b=1, s=8192, v=128256), "llama"),
 )}
+
+
+REFERENCE_MODEL = "gpt3-175b"
+"""The one reference size of the project: where a table shows shares, ``check`` puts numbers on a
+gap and ``plot`` draws, when the user gives no sizes."""
+
+
+def reference_model() -> ModelPreset:
+    """The reference model's preset (GPT-3 175B, Table 3 of Korthikanti et al. 2022)."""
+    return MODEL_PRESETS[REFERENCE_MODEL]
 
 
 def _unknown(kind: str, name: str, known) -> DerivationError:

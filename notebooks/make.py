@@ -114,11 +114,11 @@ NOTEBOOKS["02-what-popular-explanations-get-wrong"] = [
 A common way to explain the paper's sbh(34 + 5as/h) splits it by block: *attention ≈ 12sbh,
 MLP ≈ 22sbh*, and then patches the gap with a fudge term or two ("plus the LayerNorms, roughly").
 The total comes out right; the split does not. Here the claim is checked against the
-declarations, block by block, with `derivation.check.check`.
+declarations, block by block, with `derivation.checker.check`.
 """),
     code("""
 from derivation import derive, notation
-from derivation.check import check
+from derivation.checker import check
 
 d = derive()
 for block, subtotal in d.breakdown().items():
@@ -163,7 +163,7 @@ The extra 2sbh + as²b are exactly the three dropout masks counted at 2 bytes in
 this total. `derivation.compare` names the tensors that change:
 """),
     code("""
-from derivation.compare import compare
+from derivation.comparison import compare
 
 compare("megatron", {"mask_bytes": "dtype"})
 """),
@@ -186,11 +186,11 @@ NOTEBOOKS["03-variants"] = [
 
 Real layers differ from the paper's: flash attention, SwiGLU, RMSNorm, grouped-query attention,
 no dropout, other precisions. Each is a switch; each switch changes which tensors are declared.
-`derivation.compare.compare(a, b)` names the tensors that appear, disappear or change.
+`derivation.comparison.compare(a, b)` names the tensors that appear, disappear or change.
 """),
     code("""
 from derivation import derive
-from derivation.compare import compare
+from derivation.comparison import compare
 
 derive(attention="flash")
 """),

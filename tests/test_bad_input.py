@@ -20,7 +20,7 @@ from typing import Callable
 import pytest
 
 from derivation import DerivationError, derive
-from derivation.check import check
+from derivation.checker import check
 from derivation.cli import main
 from derivation.config import read_config, read_config_values
 from derivation.output import check_writable, write_atomic

@@ -6,7 +6,7 @@ import pytest
 from sympy import expand
 
 from derivation import DerivationError, derive, parse
-from derivation.check import check
+from derivation.checker import check
 from derivation.cli import main
 from derivation.symbols import a, b, h, s
 
@@ -267,7 +267,7 @@ def test_html_carries_the_verdict_and_the_text():
 
 def test_json_is_plain_data():
     data = json.loads(json.dumps(check("sbh(34 + 5as/h)", {"attention": "12sbh"}, attention="flash").as_json()))
-    assert data["holds"] is False and data["total"]["difference"] == "-4asb + 5as^2b"
+    assert data["holds"] is False and data["total"]["difference_paper"] == "-4asb + 5as^2b"
     assert data["total"]["example"]["difference_bytes"] == 2_012_479_488
     assert data["blocks"][0]["scope"] == "attention"
 

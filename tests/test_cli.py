@@ -139,12 +139,11 @@ SIZES = dict(s=64, b=2, h=96, a=8, f=256, g=2, t=2, c=2, p=2, m=2, L=8, v=1024, 
 
 
 def _every_switch_value():
-    from derivation.render.variants_page import CONTEXT, _values
-    from derivation.variant import SWITCHES
+    from derivation.switches import DECLARED, context_of
 
-    for name in SWITCHES:
-        for value in _values(name):
-            yield {**CONTEXT.get(name, {}), name: value}
+    for switch in DECLARED:
+        for value in switch.values:
+            yield {**context_of(switch.name), switch.name: value}
 
 
 @pytest.mark.parametrize("switches", list(_every_switch_value()), ids=str)

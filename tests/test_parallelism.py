@@ -6,7 +6,7 @@ import pytest
 from sympy import expand
 
 from derivation import DerivationError, derive
-from derivation.compare import compare
+from derivation.comparison import compare
 from derivation.presets import MODEL_PRESETS
 from derivation.symbols import L, a, b, h, m, p, s, t, v
 
@@ -187,27 +187,27 @@ def first_stage_paper(size: dict, interleaved: bool) -> int:
 
 @pytest.mark.parametrize("model", ["gpt-22b", "gpt3-175b", "mt-nlg-530b", "gpt-1t"])
 def test_first_stage_totals_of_the_paper_models(model):
-    from derivation.cli.options import relevant
+
     from derivation.presets import model_preset
 
     preset = model_preset(model)
     switches = {**preset.switches("model"), "scope": "model", "sequence_parallel": True,
                 "recompute": "selective"}
     d = derive(**switches)
-    values = relevant(d, preset.values)
+    values = d.relevant(preset.values)
     assert d.evaluate(**values) == first_stage_paper(preset.values, "m" in preset.values)
 
 
 @pytest.mark.parametrize("model", ["gpt-22b", "gpt3-175b", "mt-nlg-530b", "gpt-1t"])
 def test_first_stage_terms_of_the_paper_models(model):
     """Term by term: layers, embedding mask, output terms (when p = 1)."""
-    from derivation.cli.options import relevant
+
     from derivation.presets import model_preset
 
     preset = model_preset(model)
     size = preset.values
     d = derive(**preset.switches("model"), scope="model", sequence_parallel=True, recompute="selective")
-    terms = d.evaluate_breakdown(**relevant(d, size))
+    terms = d.evaluate_breakdown(**d.relevant(size))
     S, B, H, T, P = (Fraction(size[k]) for k in "sbhtp")
     factor = 1 + (P - 1) / (P * size["m"]) if "m" in size else 1
     assert terms["attention"] + terms["mlp"] + terms["norm"] == S * B * H * size["L"] / T * 34 * factor

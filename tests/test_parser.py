@@ -280,7 +280,7 @@ def test_parse_never_calls_eval_exec_sympify_or_os_system(monkeypatch):
 
 def test_injection_through_every_entry_point_creates_no_file(tmp_path, capsys):
     from derivation import derive
-    from derivation.check import check
+    from derivation.checker import check
     from derivation.cli import main
 
     sentinel = tmp_path / "pwned"

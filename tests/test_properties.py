@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 from derivation import DerivationError, derive, notation, parse
-from derivation.check import check_derivation
+from derivation.checker import check_derivation
 from derivation.symbols import b, beta, h, s, v
 from derivation.variant import CHOICES, EXPRESSIONS, FLAGS, Variant, make_variant
 

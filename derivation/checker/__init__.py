@@ -21,11 +21,11 @@ holds: sbh(34 + 5as/h)
 -4asb ['attention/logsumexp']
 5as^2b ['attention/softmax_output', 'attention/softmax_dropout_mask', 'attention/softmax_dropout_output']
 
-The package, in the order a check runs: :mod:`~derivation.check.claims` reads the claims,
-:mod:`~derivation.check.candidates` lists the tensors a claim may count,
-:mod:`~derivation.check.attribution` finds those that account for a difference,
-:mod:`~derivation.check.example` puts numbers on the gap, :mod:`~derivation.check.notes` adds
-hints, :mod:`~derivation.check.result` holds the outcome and :mod:`~derivation.check.render`
+The package, in the order a check runs: :mod:`~derivation.checker.claims` reads the claims,
+:mod:`~derivation.checker.candidates` lists the tensors a claim may count,
+:mod:`~derivation.checker.attribution` finds those that account for a difference,
+:mod:`~derivation.checker.example` puts numbers on the gap, :mod:`~derivation.checker.notes` adds
+hints, :mod:`~derivation.checker.result` holds the outcome and :mod:`~derivation.checker.render`
 writes it as text, HTML or JSON.
 """
 
@@ -35,20 +35,20 @@ from typing import Any, Mapping
 
 import sympy
 
-from ..derive import derive
+from ..pipeline import derive
 from ..errors import DerivationError
 from ..result import Derivation
 from .attribution import attribute
 from .candidates import Candidates
 from .claims import MAX_DIGITS, MAX_TERMS, read_claim, read_per_block
-from .example import EXAMPLE, Sizes, example_at, example_sizes
+from .example import Sizes, example_at, example_sizes
 from .notes import letter_notes, reading_notes, split_notes
 from .render import render_html, render_json, render_text
 from .result import Attribution, CheckResult, Comparison, Example, Part
 
 __all__ = ["check", "check_derivation", "read_claim", "read_per_block", "CheckResult", "Comparison",
            "Attribution", "Part", "Example", "render_text", "render_html", "render_json",
-           "MAX_TERMS", "MAX_DIGITS", "EXAMPLE"]
+           "MAX_TERMS", "MAX_DIGITS"]
 
 
 def check(formula: str | sympy.Expr, per_block: Mapping[str, str | sympy.Expr] | None = None, *,

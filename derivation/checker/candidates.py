@@ -13,11 +13,12 @@ from functools import cached_property
 
 import sympy
 
-from ..derive import derive
+from ..pipeline import derive
 from ..errors import DerivationError
 from ..result import Derivation
 from ..tensors import Tensor
-from ..variant import CHOICES, FLAGS, as_dict, make_variant
+from ..switches import DECLARED, typed, undo
+from ..variant import as_dict, make_variant
 from .result import Part
 
 
@@ -66,21 +67,17 @@ def _part(tensor: Tensor, sign: int, note: str) -> Part:
 
 
 def _neighbours(d: Derivation):
-    """Variants one switch away (same scope), without parallelism, and the paper's layer."""
-    base = as_dict(d.variant)
-    changes = [{name: value} for name, choices in CHOICES.items() if name != "scope"
-               for value in choices if value != base[name]]
-    changes += [{name: base[name] == "off"} for name in FLAGS]
-    undo = {"interleave": {"interleave": None},
-            "context_parallel": {"context_parallel": 1},
-            "tensor_parallel": {"tensor_parallel": 1, "sequence_parallel": False,
-                                "sequence_parallel_gather": "recompute"},
-            "pipeline_parallel": {"pipeline_parallel": 1, "interleave": None}}
-    changes += [change for name, change in undo.items() if base[name] not in ("1", "none")]
-    layout = ("dtype", "mask_bytes", "tensor_parallel", "sequence_parallel", "scope",
-              "pipeline_parallel", "interleave", "convention")
-    for change, start in [(change, d.variant) for change in changes] + [
-            ({name: base[name] for name in layout}, None)]:
+    """Variants one switch away (same scope), without parallelism, and the paper's layer: every
+    other value of each choice, each flag toggled, each expression undone to its neutral value."""
+    v = d.variant
+    base = as_dict(v)
+    changes = [{switch.name: other} for switch in DECLARED if switch.kind == "choice" and switch.neighbours
+               for other in switch.values if other != getattr(v, switch.name)]
+    changes += [{switch.name: not getattr(v, switch.name)} for switch in DECLARED if switch.kind == "flag"]
+    changes += [undo(switch.name, v) for switch in DECLARED
+                if switch.neutral is not None and getattr(v, switch.name) != typed(switch.name, switch.neutral)]
+    paper = {switch.name: getattr(v, switch.name) for switch in DECLARED if switch.layout}
+    for change, start in [(change, v) for change in changes] + [(paper, None)]:
         try:
             variant = make_variant(change, start)
         except DerivationError:

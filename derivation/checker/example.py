@@ -9,13 +9,11 @@ from typing import Any, Mapping
 import sympy
 
 from ..errors import DerivationError
-from ..presets import MODEL_PRESETS
+from ..presets import reference_model
 from ..result import Derivation
 from ..symbols import SYMBOLS
 from ..values import read_values
 from .result import Example
-
-EXAMPLE = "gpt3-175b"  # sizes of the numeric example when none are given
 
 Sizes = tuple[dict[str, Any], str]  # the values, and what they are ("GPT-3 175B sizes", ...)
 
@@ -23,10 +21,12 @@ Sizes = tuple[dict[str, Any], str]  # the values, and what they are ("GPT-3 175B
 def example_sizes(d: Derivation, letters: set, values: Mapping[str, Any] | None) -> tuple[Sizes | None, str]:
     """The sizes for every letter of the claim and the variant, or ``None`` and why there are none.
 
-    Given sizes that do not fit the variant are an error; GPT-3 175B's that do not fit are a note.
+    Given sizes that do not fit the variant are an error; the reference model's that do not fit
+    are a note.
     """
     given = {symbol.name: value for symbol, value in read_values(values or {}).items()}
-    merged = {**MODEL_PRESETS[EXAMPLE].values, **given}
+    reference = reference_model()
+    merged = {**reference.values, **given}
     needed = {symbol.name for symbol in letters | set(d.symbols)}
     order = list(dict.fromkeys(name for name in ("s", "b", "h", "a", *SYMBOLS) if name in needed))
     missing = [name for name in order if name not in merged]
@@ -39,8 +39,8 @@ def example_sizes(d: Derivation, letters: set, values: Mapping[str, Any] | None)
     except DerivationError as error:
         if given:
             raise
-        return None, f"no numeric example: GPT-3 175B's sizes do not fit this variant ({error})"
-    return (chosen, "the given sizes" if given else "GPT-3 175B sizes"), ""
+        return None, f"no numeric example: {reference.title}'s sizes do not fit this variant ({error})"
+    return (chosen, "the given sizes" if given else f"{reference.title} sizes"), ""
 
 
 def example_at(sizes: Sizes, d: Derivation, scope: str, claimed: sympy.Expr) -> Example | None:

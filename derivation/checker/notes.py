@@ -10,23 +10,19 @@ import sympy
 from .. import notation
 from ..errors import DerivationError
 from ..result import Derivation
+from ..switches import letter_hint
 from ..symbols import ORDER, info_of
 from .attribution import vector
 from .claims import grouped_reading, read_claim
 from .result import Comparison
 
-# What to set so that a letter of the claim appears in the derived form.
-_HINTS = {"t": "tensor_parallel = t", "c": "context_parallel = c (with attention = flash)",
-          "p": "scope = model, pipeline_parallel = p", "m": "scope = model, interleave = m",
-          "L": "scope = model", "v": "scope = model", "g": "kv_heads = g", "f": "ffn_hidden = f",
-          "beta": "dtype = symbolic", "mu": "dtype = symbolic"}
-
 
 def letter_notes(d: Derivation, letters: set) -> tuple[str, ...]:
     """Each letter of the claim the variant does not use, and the switch that brings it in."""
     stray = sorted(letters - set(d.symbols), key=ORDER.get)
+    hints = {symbol: letter_hint(symbol.name) for symbol in stray}
     return tuple(f"the claim uses {symbol} ({info_of(symbol).meaning}), which this variant does not"
-                 + (f"; to derive with it set {_HINTS[symbol.name]}" if symbol.name in _HINTS else "")
+                 + (f"; to derive with it set {hints[symbol]}" if hints[symbol] else "")
                  for symbol in stray)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import sympy
 
 from .. import notation
+from ..render import data
 from ..render.units import grouped, human
 from ..variant import describe
 from .result import Attribution, CheckResult, Comparison, Part
@@ -93,38 +94,5 @@ def render_html(result: CheckResult) -> str:
 
 
 def render_json(result: CheckResult) -> dict[str, Any]:
-    """JSON-ready data: the verdict, each comparison, its attributions and numeric example."""
-    return {"holds": result.holds, "variant": describe(result.derivation.variant),
-            "total": _json_comparison(result.total),
-            "blocks": [_json_comparison(c) for c in result.blocks],
-            "notes": list(result.notes), "example_note": result.example_note}
-
-
-def _json_comparison(c: Comparison) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "scope": c.scope, "formula": c.formula, "holds": c.holds,
-        "claimed": notation.text(c.claimed), "derived": notation.text(c.derived),
-        "derived_paper_form": notation.paper_text(c.derived),
-        "difference": notation.text(c.difference),
-        "attributions": [{"amount": notation.text(a.amount), "label": a.label,
-                          "parts": [_json_part(p) for p in a.parts],
-                          "options": [[_json_part(p) for p in o] for o in a.options],
-                          "context": [_json_part(p) for p in a.context]} for a in c.attributions],
-    }
-    if c.example:
-        e = c.example
-        out["example"] = {"sizes": e.sizes,
-                          "values": {k: _number(sympy.Rational(v)) for k, v in e.values.items()},
-                          "claimed_bytes": _number(e.claimed), "derived_bytes": e.derived,
-                          "difference_bytes": _number(e.gap)}
-    return out
-
-
-def _json_part(part: Part) -> dict[str, Any]:
-    return {"name": part.name, "bytes": notation.text(part.bytes), "sign": part.sign,
-            "note": part.note, "shape": part.shape}
-
-
-def _number(n: sympy.Rational) -> int | str:
-    """An exact number for JSON: an integer, or a fraction as text (``"1/3"``)."""
-    return int(n) if n.is_Integer else str(n)
+    """JSON-ready data in the project's one schema (:func:`derivation.render.data.check`)."""
+    return data.check(result)

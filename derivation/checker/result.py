@@ -1,7 +1,7 @@
 """What a check finds: the parts and attributions of a difference, and the result of a check.
 
-These hold data made once by :func:`~derivation.check.check`; presentation (text, HTML, JSON)
-lives in :mod:`derivation.check.render`.
+These hold data made once by :func:`~derivation.checker.check`; presentation (text, HTML, JSON)
+lives in :mod:`derivation.checker.render`.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class Comparison:
 
 @dataclass(frozen=True)
 class CheckResult:
-    """The outcome of :func:`~derivation.check.check`: the total, each claimed block, and hints."""
+    """The outcome of :func:`~derivation.checker.check`: the total, each claimed block, and hints."""
 
     derivation: Derivation
     total: Comparison

@@ -29,8 +29,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..check import check_derivation, read_per_block
-    from ..render.tables import dumps
+    from ..checker import check_derivation, read_per_block
+    from ..render.data import dumps
 
     per_block = read_per_block(args.per_block)
     result = check_derivation(args.formula, derivation_of(args), per_block, values_of(args))

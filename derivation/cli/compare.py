@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import notation
-from .options import add_switches, add_values, relevant, switches_of, values_of
+from .options import add_switches, add_values, switches_of, values_of
 
 
 def add_parser(subparsers) -> None:
@@ -22,31 +22,20 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..compare import compare
+    from ..comparison import compare
     from ..render.units import grouped, human
 
     result = compare(args.a, args.b, **switches_of(args))
     values = values_of(args)
     numbers = None
     if values:
-        first = relevant(result.a, values)
-        second = relevant(result.b, values)
+        first = result.a.relevant(values)
+        second = result.b.relevant(values)
         numbers = (result.a.evaluate(**first), result.b.evaluate(**second))
     if args.json:
-        import json
+        from ..render import data
 
-        data = {
-            "a": notation.paper_text(result.a.total),
-            "b": notation.paper_text(result.b.total),
-            "difference": str(result.difference),
-            "only_in_a": [t.name for t in result.only_in_a],
-            "only_in_b": [t.name for t in result.only_in_b],
-            "changed": [x.name for x, _ in result.changed],
-            "blocks": {k: [str(x), str(y)] for k, (x, y) in result.blocks().items()},
-        }
-        if numbers:
-            data.update(bytes_a=numbers[0], bytes_b=numbers[1])
-        print(json.dumps(data, indent=2, ensure_ascii=False))
+        print(data.dumps(data.comparison(result, numbers)))
         return 0
     print(result)
     if numbers:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .options import add_switches, add_values, derivation_of, relevant, values_of
+from .options import add_switches, add_values, derivation_of, values_of
 
 
 def add_parser(subparsers) -> None:
@@ -18,12 +18,12 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..render import tables
+    from ..render import data, tables
 
     d = derivation_of(args)
-    values = relevant(d, values_of(args))
+    values = d.relevant(values_of(args))
     if args.json:
-        print(tables.dumps(tables.evaluation(d, values)))
+        print(data.dumps(data.evaluation(d, values)))
     else:
         print(tables.evaluation_text(d, values))
     return 0

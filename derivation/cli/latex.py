@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from .options import add_switches, add_values, derivation_of, relevant, values_of
+from .options import add_switches, add_values, derivation_of, values_of
 
 
 def add_parser(subparsers) -> None:
@@ -34,7 +34,7 @@ def run(args) -> int:
     if args.output:
         check_writable(args.output)
     d = derivation_of(args)
-    values = relevant(d, values_of(args)) or None
+    values = d.relevant(values_of(args)) or None
     if values is not None:
         d.check_values(values)
     write = latex.document if args.standalone else latex.fragment

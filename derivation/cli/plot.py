@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DerivationError
+from ..presets import reference_model
 from .options import add_switches, add_values, derivation_of, values_of
 
 
@@ -79,13 +80,11 @@ def _derivations(args) -> dict[str, Any]:
 
 def _values(args) -> tuple[dict[str, Any], str]:
     """Sizes from --model or --config, else GPT-3 175B's; --set overrides either."""
-    from ..presets import MODEL_PRESETS
-    from ..render.tables import REFERENCE
-
     values = values_of(args)
     if args.model or args.config:
         return values, args.model or ""
-    return {**MODEL_PRESETS[REFERENCE].values, **values}, "GPT-3 175B sizes" + (" with --set" if values else "")
+    reference = reference_model()
+    return {**reference.values, **values}, f"{reference.title} sizes" + (" with --set" if values else "")
 
 
 def _only(values: dict[str, Any], wanted: set[str]) -> dict[str, Any]:

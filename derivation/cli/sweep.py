@@ -34,7 +34,7 @@ from typing import Any, Iterator
 from ..errors import DerivationError
 from ..symbols import lookup
 from ..values import missing_error, read_number
-from .options import add_switches, add_values, derivation_of, relevant, values_of
+from .options import add_switches, add_values, derivation_of, values_of
 
 MAX_POINTS = 10**7  # combinations one sweep may evaluate
 _CHUNK = 100_000  # rows formatted at a time, so output memory stays bounded
@@ -188,7 +188,7 @@ def run(args) -> int:
         used = ", ".join(symbol.name for symbol in d.symbols)
         raise DerivationError(f"--grid {unused[0]}: this variant's formula does not use "
                               f"{unused[0]} (it uses {used})")
-    given = relevant(d, values_of(args))
+    given = d.relevant(values_of(args))
     fixed = {s.name: given[s.name] for s in d.symbols if s.name in given and s.name not in grids}
     missing = [symbol for symbol in d.symbols if symbol.name not in grids and symbol.name not in fixed]
     if missing:
@@ -218,19 +218,12 @@ def run(args) -> int:
 
 
 def _print_json(d, grids, fixed, result, columns) -> None:
-    """JSON as ``tables.dumps`` writes it, but one line per row: sweeps have many rows."""
+    """JSON in the project's schema, but one line per row: sweeps have many rows."""
     import json
 
-    from ..variant import describe
+    from ..render import data
 
-    head = json.dumps({
-        "expression": str(d.total),
-        "variant": describe(d.variant),
-        "fixed": {k: _json_value(v) for k, v in fixed.items()},
-        "grid": {n: [_json_value(v) for v in values] for n, values in grids.items()},
-        "columns": [*columns, "bytes"],
-        "rows": [],
-    }, indent=2, ensure_ascii=False)
+    head = data.dumps(data.sweep_head(d, fixed, grids, columns))
     assert head.endswith('"rows": []\n}')
     out = sys.stdout
     out.write(head[:-len("]\n}")] + "\n")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .options import add_switches, add_values, derivation_of, relevant, values_of
+from .options import add_switches, add_values, derivation_of, values_of
 
 
 def add_parser(subparsers) -> None:
@@ -18,10 +18,10 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..render import tables
+    from ..render import data, tables
 
     d = derivation_of(args)
-    values = relevant(d, values_of(args)) or None
+    values = d.relevant(values_of(args)) or None
     if values is not None:
         d.check_values(values)
     if args.format == "text":
@@ -29,7 +29,7 @@ def run(args) -> int:
     elif args.format == "markdown":
         print(tables.markdown(d, values))
     elif args.format == "json":
-        print(tables.dumps(tables.as_json(d)))
+        print(data.dumps(data.table(d, values)))
     else:
         from ..render.latex import table
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .options import add_switches, add_values, derivation_of, relevant, values_of
+from .options import add_switches, add_values, derivation_of, values_of
 
 SMALL = {"s": 24, "b": 2, "h": 64, "a": 4, "f": 160, "g": 2}  # as ≠ h: no two kinds of tensor share a size
 
@@ -30,7 +30,7 @@ def run(args) -> int:
         raise DerivationError("verify needs PyTorch: pip install torch (the CPU build is enough)") from None
     d = derivation_of(args)
     values = {**SMALL, **values_of(args)}
-    report = verify(d, relevant(d, values) | {k: values[k] for k in ("s", "b", "h", "a", "f", "g")},
+    report = verify(d, d.relevant(values) | {k: values[k] for k in ("s", "b", "h", "a", "f", "g")},
                     fake=args.fake)
     print(report)
     return 0 if report.exact else 1

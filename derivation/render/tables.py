@@ -7,25 +7,22 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from .. import notation
 from ..errors import DerivationError
+from ..presets import reference_model
 from ..result import Derivation
 from ..variant import as_dict, describe
+from .data import evaluation
 from .units import grouped, human, percent
 
-REFERENCE = "gpt3-175b"  # sizes at which shares are shown when the user gives none
-
-
 def reference_values(d: Derivation, values: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The sizes shares are computed at: the user's, else GPT-3 175B's when they cover every symbol."""
+    """The sizes shares are computed at: the user's, else the reference model's (GPT-3 175B)
+    when they cover every symbol."""
     if values:
         return values
-    from ..presets import MODEL_PRESETS
-
-    candidate = dict(MODEL_PRESETS[REFERENCE].values)
+    candidate = dict(reference_model().values)
     names = {symbol.name for symbol in d.symbols}
     return candidate if names <= set(candidate) else None
 
@@ -77,15 +74,13 @@ def text(d: Derivation, values: dict[str, Any] | None = None) -> str:
     if d.recomputed:
         out.append(f"recomputed   {', '.join(t.name for t in d.recomputed)}")
     if values is not None:
-        sizes = " ".join(f"{k}={v}" for k, v in values.items() if k in {s.name for s in d.symbols})
-        out.append(f"shares at    {sizes}" + (" (GPT-3 175B)" if values and not _user(values) else ""))
+        sizes = " ".join(f"{k}={v}" for k, v in d.relevant(values).items())
+        out.append(f"shares at    {sizes}" + (f" ({reference_model().title})" if values and not _user(values) else ""))
     return "\n".join(out)
 
 
 def _user(values) -> bool:
-    from ..presets import MODEL_PRESETS
-
-    return values != MODEL_PRESETS[REFERENCE].values
+    return values != reference_model().values
 
 
 def markdown(d: Derivation, values: dict[str, Any] | None = None) -> str:
@@ -100,49 +95,6 @@ def markdown(d: Derivation, values: dict[str, Any] | None = None) -> str:
         out.append(f"| {block} | **subtotal** | | | {notation.text(subtotal)} | | |")
     out.append(f"| | **total** | | | **{notation.paper_text(d.total)}** | | |")
     return "\n".join(out)
-
-
-def as_json(d: Derivation) -> dict[str, Any]:
-    """Everything the table shows, as JSON-ready data (symbolic bytes as text)."""
-    return {
-        "variant": as_dict(d.variant),
-        "expression": str(d.total),
-        "paper_form": notation.paper_text(d.total),
-        "latex": d.latex(),
-        "breakdown": {block: str(expr) for block, expr in d.breakdown().items()},
-        "tensors": [{
-            "name": tensor.name, "shape": tensor.shape_text, "dtype": str(tensor.dtype),
-            "bytes": str(tensor.bytes), "bytes_text": notation.text(tensor.bytes),
-            "split": tensor.split, "view_of": tensor.view_of.name if tensor.view_of else None,
-            "why": tensor.why, "source": tensor.source,
-        } for tensor in d.tensors],
-        "recomputed": [tensor.name for tensor in d.recomputed],
-    }
-
-
-def evaluation(d: Derivation, values: dict[str, Any]) -> dict[str, Any]:
-    """Exact bytes at the given sizes, with the breakdown, as JSON-ready data."""
-    total = d.evaluate(**values)
-    return {
-        "bytes": total,
-        "human": human(total),
-        "expression": str(d.total),
-        "paper_form": notation.paper_text(d.total),
-        "breakdown": d.evaluate_breakdown(**values),
-        "values": {k: (v if isinstance(v, int) else str(v)) for k, v in values.items()},
-        "variant": describe(d.variant),
-        "forward_flops": str(d.forward_flops),
-        "recompute_flops": str(d.recompute_flops),
-        **_flops(d, values),
-    }
-
-
-def _flops(d: Derivation, values: dict[str, Any]) -> dict[str, int]:
-    try:
-        forward, recompute = d.evaluate_flops(**values)
-    except DerivationError:  # FLOPs need a size the memory does not (f or g unset): leave them out
-        return {}
-    return {"forward_flops_value": forward, "recompute_flops_value": recompute}
 
 
 def evaluation_text(d: Derivation, values: dict[str, Any]) -> str:
@@ -160,7 +112,3 @@ def evaluation_text(d: Derivation, values: dict[str, Any]) -> str:
                      f"({percent(again, forward)} of the forward, {percent(again, 3 * forward)} of "
                      "forward + backward)")
     return "\n".join(lines)
-
-
-def dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False)

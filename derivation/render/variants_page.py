@@ -7,38 +7,9 @@ when the checked-in page differs from what this module writes.
 from __future__ import annotations
 
 from .. import notation
-from ..derive import derive
 from ..errors import DerivationError
-from ..variant import CHOICES, FLAGS, HELP, SWITCHES, Variant
-
-# Values to show for the expression switches (the default is listed first).
-EXAMPLE_VALUES = {
-    "kv_heads": ["a", "g", "1"],
-    "ffn_hidden": ["4*h", "f", "8*h/3"],
-    "tensor_parallel": ["1", "t"],
-    "context_parallel": ["1", "c"],
-    "pipeline_parallel": ["1", "p"],
-    "interleave": ["none", "m"],
-}
-# Switches that only mean something alongside others: what to add so each value derives.
-CONTEXT = {
-    "sequence_parallel": {"tensor_parallel": "t"},
-    "sequence_parallel_gather": {"tensor_parallel": "t", "sequence_parallel": True},
-    "context_parallel": {"attention": "flash"},
-    "norm_impl": {"norm": "rmsnorm"},
-    "pipeline_parallel": {"scope": "model"},
-    "interleave": {"scope": "model", "pipeline_parallel": "p"},
-    "convention": {"scope": "model", "pipeline_parallel": "p", "interleave": "m"},
-}
-
-
-def _values(name: str) -> list:
-    if name in CHOICES:
-        return list(CHOICES[name])
-    if name in FLAGS:
-        default = getattr(Variant(), name)
-        return [default, not default]
-    return EXAMPLE_VALUES[name]
+from ..pipeline import derive
+from ..switches import DECLARED, SHORTHANDS, context_of
 
 
 def _cell(value) -> str:
@@ -50,9 +21,10 @@ def _cell(value) -> str:
 def rows() -> list[tuple[str, str, str, str, str]]:
     """(switch, value, closed form, per-block subtotals, note) for every switch value."""
     out = []
-    for name in SWITCHES:
-        for value in _values(name):
-            context = CONTEXT.get(name, {})
+    for switch in DECLARED:
+        name = switch.name
+        context = context_of(name)  # the switches its values need, from the registry
+        for value in switch.values:
             switches = {**context, name: value}
             try:
                 d = derive(**switches)
@@ -85,7 +57,10 @@ def markdown() -> str:
     for name, value, form, blocks, note in rows():
         lines.append(f"| `{name}` | `{value}` | {form} | {blocks} | {note} |")
     lines += ["", "## What each switch means", ""]
-    lines += [f"- `{name}`: {HELP[name]}" for name in SWITCHES]
+    for switch in DECLARED:
+        lines.append(f"- `{switch.name}`: {switch.help}")
+        lines += [f"    - `{value}`: {meaning}" for value, meaning in switch.choices]
+    lines += [f"- `{shorthand.name}`: {shorthand.help}" for shorthand in SHORTHANDS]
     return "\n".join(lines) + "\n"
 
 

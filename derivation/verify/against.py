@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 from ..result import Derivation
 from .compare import measure_variant
-from .measure import Measurement, StorageRecord
+from .recording import Measurement, StorageRecord
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ import sympy
 import torch
 from torch._subclasses.fake_tensor import FakeTensorMode
 
-from .fit import fit
+from .fitting import fit
 from .layers import build_layer, layer_input
-from .measure import Measurement, measure
+from .recording import Measurement, measure
 
 
 def measure_variant(variant: Any, sizes: Mapping[str, int], fake: bool = False,

@@ -17,6 +17,9 @@ from typing import Any, Callable, Mapping, Sequence
 
 import sympy
 
+from derivation.layer import substitutions
+from derivation.variant import Variant
+
 from derivation.errors import DerivationError
 
 Sizes = Mapping[str, int]
@@ -27,12 +30,16 @@ class FitError(DerivationError):
 
 
 def with_defaults(sizes: Sizes) -> dict[str, int]:
-    """Sizes with f = 4h and g = a filled in when absent (the layers' own defaults)."""
+    """Sizes with the letters the declarations leave open (f, g) filled in when absent, from the
+    switches' defaults in the registry (``ffn_hidden = 4*h``, ``kv_heads = a``).
+
+    >>> with_defaults({"h": 8, "a": 2})
+    {'h': 8, 'a': 2, 'f': 32, 'g': 2}
+    """
     out = dict(sizes)
-    if "h" in out:
-        out.setdefault("f", 4 * out["h"])
-    if "a" in out:
-        out.setdefault("g", out["a"])
+    for letter, default in substitutions(Variant()).items():
+        if letter.name not in out and all(symbol.name in out for symbol in default.free_symbols):
+            out[letter.name] = int(default.subs({symbol: out[symbol.name] for symbol in default.free_symbols}))
     return out
 
 
@@ -82,7 +89,7 @@ def fit(build: Callable[[dict[str, int]], Any], sizes_list: Sequence[Sizes],
     """Coefficients c of ``sum(c[t] * t for t in terms)`` that reproduce ``build(sizes)``.
 
     ``build(sizes)`` returns the measured bytes at those sizes: an int, or a
-    :class:`~derivation.verify.measure.Measurement` (its ``bytes``, statistics excluded). Sizes are
+    :class:`~derivation.verify.recording.Measurement` (its ``bytes``, statistics excluded). Sizes are
     passed with f = 4h and g = a filled in. Needs at least ``len(terms)`` sizes whose rows are
     independent; every extra size is checked.
     """

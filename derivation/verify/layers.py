@@ -1,8 +1,9 @@
 """Reference Transformer layers, written with plain PyTorch ops the way people really write them.
 
-One pre-norm GPT/Llama layer, built from a switches object (a :class:`derivation.variant.Variant`
-or anything with the same attribute names) and a dict of sizes. Autograd then decides what is kept
-for backward; :mod:`derivation.verify.measure` records it. The layer is never bent to match a
+One pre-norm GPT/Llama layer, built from a :class:`derivation.variant.Variant` (or a mapping or
+namespace of switches, read into one: the switches it does not name keep their defaults, and f
+and g come from the sizes) and a dict of sizes. Autograd then decides what is kept
+for backward; :mod:`derivation.verify.recording` records it. The layer is never bent to match a
 formula: it is the independent judge.
 
 Layout is Megatron's: activations are [s, b, h]. Attention works on [b, heads, s, d] views of
@@ -30,6 +31,9 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from derivation.errors import DerivationError
+from derivation.variant import Variant, as_variant, make_variant
+
+from .fitting import with_defaults
 
 from .kernels import FusedRMSNorm, FusedRoPE, FusedSwiGLU, rotate_half
 
@@ -41,18 +45,11 @@ class NotMeasurable(DerivationError):
     """A switch value that no PyTorch layer on this machine can realise (e.g. 1-bit masks)."""
 
 
-# What a switch defaults to when the switches object does not have it (a SimpleNamespace).
-DEFAULTS: dict[str, Any] = {
-    "dtype": "bf16", "mask_bytes": "1", "attention_dropout": True, "hidden_dropout": True,
-    "attention": "eager", "attention_output": "view", "softmax_dtype": "dtype", "kv_heads": None,
-    "qkv": "fused", "rope": "none", "mlp": "gelu", "ffn_hidden": None, "norm": "layernorm",
-    "norm_impl": "fused", "norm_stats": False,
-}
-
-
-def switch(variant: Any, name: str) -> Any:
-    """The value of one switch, or its default when the switches object lacks it."""
-    return getattr(variant, name, DEFAULTS[name])
+def as_switches(variant: Any) -> Variant:
+    """The :class:`Variant` a layer is built from. A mapping or namespace names some switches;
+    the MLP width and key/value heads then come from the sizes (``f``, ``g``) unless it names
+    them."""
+    return as_variant(variant, base=make_variant({"ffn_hidden": "f", "kv_heads": "g"}))
 
 
 @dataclass(frozen=True)
@@ -79,23 +76,18 @@ class Sizes:
     def of(cls, sizes: Mapping[str, int], variant: Any = None) -> "Sizes":
         """Read a sizes dict; the variant's ``ffn_hidden`` / ``kv_heads`` (int or expression in
         h, f, a, g, evaluated at these sizes) override the dict's f and g."""
-        values = {k: int(sizes[k]) for k in "sbha"}
-        values["f"] = int(sizes.get("f", 4 * values["h"]))
-        values["g"] = int(sizes.get("g", values["a"]))
-        f = _evaluate(switch(variant, "ffn_hidden"), values, "ffn_hidden")
-        g = _evaluate(switch(variant, "kv_heads"), values, "kv_heads")
-        out = cls(**{**values, "f": f or values["f"], "g": g or values["g"]})
+        v = as_switches(variant)
+        values = with_defaults({k: int(sizes[k]) for k in "sbhafg" if k in sizes})
+        f = _evaluate(v.ffn_hidden, values, "ffn_hidden")
+        g = _evaluate(v.kv_heads, values, "kv_heads")
+        out = cls(**{**values, "f": f, "g": g})
         if out.h % out.a or out.a % out.g or out.d % 2:
             raise DerivationError(f"sizes {out}: need a | h, g | a and an even head size h/a")
         return out
 
 
-def _evaluate(expr: Any, values: dict[str, int], name: str) -> int | None:
-    if expr is None:
-        return None
-    if isinstance(expr, int):
-        return expr
-    value = sympy.sympify(expr).subs({sym: values[sym.name] for sym in expr.free_symbols})
+def _evaluate(expr: sympy.Expr, values: dict[str, int], name: str) -> int:
+    value = expr.subs({sym: values[sym.name] for sym in expr.free_symbols})
     if not (value.is_integer and value > 0):
         raise DerivationError(f"switch {name!r} = {expr} is {value} at {values}; need a whole size")
     return int(value)
@@ -169,15 +161,15 @@ def repeat_kv(x: torch.Tensor, n_rep: int) -> torch.Tensor:
 class Attention(nn.Module):
     """Self-attention on [s, b, h]: QKV projection, optional RoPE, eager or flash, output linear."""
 
-    def __init__(self, variant: Any, z: Sizes, dtype: torch.dtype):
+    def __init__(self, variant: Variant, z: Sizes, dtype: torch.dtype):
         super().__init__()
-        self.kind = switch(variant, "attention")
-        self.output = switch(variant, "attention_output")
-        self.qkv_kind = switch(variant, "qkv")
-        self.rope = switch(variant, "rope")
-        self.softmax_fp32 = switch(variant, "softmax_dtype") == "fp32"
-        self.dropout = switch(variant, "attention_dropout")
-        self.mask_bytes = switch(variant, "mask_bytes")
+        self.kind = variant.attention
+        self.output = variant.attention_output
+        self.qkv_kind = variant.qkv
+        self.rope = variant.rope
+        self.softmax_fp32 = variant.softmax_dtype == "fp32"
+        self.dropout = variant.attention_dropout
+        self.mask_bytes = variant.mask_bytes
         self.z = z
         if self.kind == "flash" and (self.dropout or self.softmax_fp32):
             raise NotMeasurable(
@@ -285,20 +277,21 @@ class TransformerLayer(nn.Module):
 
     def __init__(self, variant: Any, sizes: Mapping[str, int]):
         super().__init__()
-        dtype_name = switch(variant, "dtype")
+        variant = as_switches(variant)
+        dtype_name = variant.dtype
         if dtype_name not in DTYPES:
             raise NotMeasurable(f"switch 'dtype' = {dtype_name!r} cannot be measured; "
                                 f"use one of {', '.join(DTYPES)}")
         self.dtype = DTYPES[dtype_name]
         self.sizes = z = Sizes.of(sizes, variant)
-        self.mask_bytes = switch(variant, "mask_bytes")
+        self.mask_bytes = variant.mask_bytes
         dropout(torch.empty(0), self.mask_bytes)  # refuse an unmeasurable mask now, not mid-run
-        self.hidden_dropout = switch(variant, "hidden_dropout")
-        norm, impl = switch(variant, "norm"), switch(variant, "norm_impl")
+        self.hidden_dropout = variant.hidden_dropout
+        norm, impl = variant.norm, variant.norm_impl
         self.norm1 = Norm(norm, impl, z.h, self.dtype)
         self.attention = Attention(variant, z, self.dtype)
         self.norm2 = Norm(norm, impl, z.h, self.dtype)
-        self.mlp = MLP(switch(variant, "mlp"), z, self.dtype)
+        self.mlp = MLP(variant.mlp, z, self.dtype)
 
     def forward(self, x):  # x: [s, b, h]
         y = self.attention(self.norm1(x))

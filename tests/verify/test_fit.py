@@ -13,7 +13,7 @@ import sympy
 
 from derivation.symbols import a, b, f, g, h, s
 from derivation.verify import FitError, fit, fit_variant
-from derivation.verify.fit import as_expression
+from derivation.verify.fitting import as_expression
 
 SIZES = [dict(s=8, b=2, h=32, a=4, f=80), dict(s=16, b=2, h=32, a=2, f=128),
          dict(s=8, b=3, h=64, a=4, f=96), dict(s=12, b=1, h=64, a=8, f=256)]
