@@ -13,14 +13,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from html import escape
 from pathlib import Path
 from typing import Any, Mapping
 
 import sympy
 
 from . import notation
-from .pipeline import derive
 from .errors import DerivationError
+from .pipeline import derive
 from .presets import LAYER_PRESETS
 from .result import Derivation
 from .tensors import Tensor
@@ -111,8 +112,6 @@ class Comparison:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        from html import escape
-
         return f"<pre>{escape(str(self))}</pre>"
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import DerivationError
+from .presets import layer_preset
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
@@ -52,8 +53,6 @@ def read_config(config: str | Path | Mapping[str, Any]) -> dict[str, Any]:
     switches: dict[str, Any] = {}
     preset = document.pop("preset", None)
     if preset is not None:
-        from .presets import layer_preset
-
         switches.update(layer_preset(str(preset)).switches)
     for key, value in document.items():
         if isinstance(value, dict):

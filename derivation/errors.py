@@ -32,6 +32,11 @@ class ParseError(DerivationError):
         super().__init__(f"{message}; {hint}" if hint else message)
 
 
+class NotationError(DerivationError):
+    """An expression that paper notation cannot write: not a sum of products of sizes and their
+    inverses (a sum inside a denominator, a symbolic power)."""
+
+
 class InternalError(Exception):
     """A broken invariant inside the project: a bug to report, never bad input.
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import sympy
 
+from .errors import NotationError
 from .symbols import ORDER, beta, info_of, mu, s, b, h
 
 SBH = s * b * h
@@ -50,7 +51,8 @@ def terms(expr: sympy.Expr) -> list[Term]:
             if base == 1:
                 continue
             if not (base.is_Symbol and power.is_Integer):
-                raise TypeError(f"cannot write {factor} in paper notation")
+                raise NotationError(f"cannot write {factor} in paper notation: it is not a product of "
+                                    "sizes and their inverses")
             (numerator if power > 0 else denominator).append((base, abs(int(power))))
         numerator.sort(key=lambda item: ORDER[item[0]])
         denominator.sort(key=lambda item: ORDER[item[0]])

@@ -14,6 +14,7 @@ import sympy
 
 from . import notation
 from .errors import DerivationError
+from .render.html import derivation_html
 from .symbols import ORDER
 from .values import missing_error, read_values
 
@@ -176,8 +177,6 @@ class Derivation:
         return f"$\\text{{activation bytes}} = {self.latex()}$"
 
     def _repr_html_(self) -> str:
-        from .render.html import derivation_html
-
         return derivation_html(self)
 
 

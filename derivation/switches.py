@@ -184,7 +184,7 @@ DECLARED: tuple[Switch, ...] = (
              message="softmax_dtype = 'fp32' describes eager attention; flash attention keeps no "
                      "softmax output (use attention = 'eager')"),)),
     expression("kv_heads", "attention", "key/value heads: a (multi-head), g (grouped-query), 1 (multi-query), or a number",
-               "a", "a g", ("a", "g", "1"), letter="g"),
+               "a", "a g", ("a", "g", "1", "2"), letter="g"),
     choice("qkv", "attention", "fused: one QKV projection whose views keep its output alive; separate: three", {
         "fused": "one QKV projection; Q, K and V are views that keep its whole output alive",
         "separate": "three projections, each with its own output",
@@ -202,7 +202,7 @@ DECLARED: tuple[Switch, ...] = (
         "swiglu_fused": "Megatron's fused SwiGLU kernel: keeps its 2f-wide input",
     }),
     expression("ffn_hidden", "mlp and norms", "MLP hidden width: 4*h, f, 8*h/3, 11008, ...",
-               "4*h", "h f", ("4*h", "f", "8*h/3"), letter="f"),
+               "4*h", "h f", ("4*h", "f", "8*h/3", "11008"), letter="f"),
     choice("norm", "mlp and norms", "layernorm or rmsnorm", {
         "layernorm": "LayerNorm (mean and variance)",
         "rmsnorm": "RMSNorm (root mean square only)",
@@ -216,7 +216,7 @@ DECLARED: tuple[Switch, ...] = (
     flag("norm_stats", "mlp and norms", "count the per-token mean/rstd (fp32) that the paper leaves out", False),
     # parallelism and recomputation
     expression("tensor_parallel", "parallelism and recomputation", "tensor-parallel size: 1, a number, or t",
-               "1", "t", ("1", "t"), letter="t", neutral="1", layout=True),
+               "1", "t", ("1", "t", "2"), letter="t", neutral="1", layout=True),
     flag("sequence_parallel", "parallelism and recomputation", "split the replicated tensors along s across the t ranks",
          False, layout=True, needs=(_TP,)),
     choice("sequence_parallel_gather", "parallelism and recomputation",
@@ -227,7 +227,7 @@ DECLARED: tuple[Switch, ...] = (
                Need("keep", "sequence_parallel", is_=True, example=True,
                     message="sequence_parallel_gather = 'keep' needs sequence_parallel on"),)),
     expression("context_parallel", "parallelism and recomputation",
-               "context-parallel size: 1, a number, or c (needs flash attention)", "1", "c", ("1", "c"),
+               "context-parallel size: 1, a number, or c (needs flash attention)", "1", "c", ("1", "c", "2"),
                letter="c", neutral="1", needs=(
                    Need(ACTIVE, "attention", is_="flash", example="flash",
                         message="context_parallel needs attention = 'flash' (ring attention); eager "
@@ -244,9 +244,9 @@ DECLARED: tuple[Switch, ...] = (
         "model": "the first pipeline stage: its layers in flight, the embedding and the output terms",
     }, layout=True, neighbours=False),
     expression("pipeline_parallel", "whole model", "pipeline-parallel size (scope = model): 1, a number, or p",
-               "1", "p", ("1", "p"), letter="p", neutral="1", layout=True, needs=(_whole_model("pipeline_parallel"),)),
+               "1", "p", ("1", "p", "2"), letter="p", neutral="1", layout=True, needs=(_whole_model("pipeline_parallel"),)),
     expression("interleave", "whole model", "interleaved schedule: m virtual stages per rank (m ≥ 2), or none",
-               "none", "m", ("none", "m"), letter="m", none=True, neutral="none", layout=True,
+               "none", "m", ("none", "m", "2"), letter="m", none=True, neutral="none", layout=True,
                minimum=(2, "interleave = 1 is the plain 1F1B schedule, not an interleaved one: leave "
                            "interleave unset (none) or use m ≥ 2"),
                needs=(_whole_model("interleave"),
@@ -300,8 +300,8 @@ RULES_AFTER = "sequence_parallel_gather"
 
 # --- dispatch tables -----------------------------------------------------------------------------
 
-DISPATCH: dict[str, Mapping[str, Any]] = {}
-"""Every dispatch table by switch name (a test checks that every choice switch has one)."""
+DISPATCH: dict[str, list[Mapping[str, Any]]] = {}
+"""Every dispatch table, by switch name (a test checks that every choice switch has one)."""
 
 
 def dispatch(name: str, table: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -321,7 +321,7 @@ def dispatch(name: str, table: Mapping[str, Any]) -> Mapping[str, Any]:
         parts = [f"choices without an entry: {', '.join(sorted(missing))}" if missing else "",
                  f"entries that are not choices: {', '.join(sorted(extra))}" if extra else ""]
         raise InternalError(f"dispatch table for {name!r}: " + "; ".join(filter(None, parts)))
-    DISPATCH[name] = table
+    DISPATCH.setdefault(name, []).append(table)
     return table
 
 

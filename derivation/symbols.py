@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import sympy
 
+from .errors import DerivationError
+
 
 @dataclass(frozen=True)
 class SymbolInfo:
@@ -79,8 +81,6 @@ def lookup(name: str) -> SymbolInfo:
     ...
     derivation.errors.DerivationError: unknown symbol 'x'; known symbols: a, s, b, h, f, g, v, L, p, m, t, c, beta, mu
     """
-    from .errors import DerivationError
-
     info = SYMBOLS.get(ALIASES.get(name, name))
     if info is None:
         raise DerivationError(f"unknown symbol {name!r}; known symbols: {', '.join(SYMBOLS)}")

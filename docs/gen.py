@@ -90,7 +90,7 @@ def derivation_page() -> str:
            "| block | tensor | shape | dtype | bytes | why backward needs it |",
            "|---|---|---|---|---|---|"]
     for tensor in d.tensors:
-        out.append(f"| {tensor.block} | `{tensor.name.split('/', 1)[1]}` | ${notation.shape_latex(tensor.shape)}$ | "
+        out.append(f"| {tensor.block} | `{tensor.leaf}` | ${notation.shape_latex(tensor.shape)}$ | "
                    f"{tensor.dtype} | {m(tensor.bytes)} | {cell(tensor.why)} |")
     out += ["", "Where each declaration comes from:\n", "| tensor | source |", "|---|---|"]
     out += [f"| `{tensor.name}` | {cell(tensor.source)} |" for tensor in d.tensors]

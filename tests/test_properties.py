@@ -1,7 +1,8 @@
 """Properties over random variants and sizes (hypothesis, fixed seed, bounded budget).
 
-Variants are drawn from every switch in ``variant.CHOICES``, ``FLAGS`` and ``EXPRESSIONS``;
-combinations ``make_variant`` refuses are skipped. Sizes are drawn with enough common factors
+Variants are drawn from every switch in the registry (``derivation.switches``), each over its
+``values`` (choices, on/off, or the registry's example expressions); combinations ``make_variant``
+refuses are skipped. Sizes are drawn with enough common factors
 that every axis comes out whole (``h/a``, ``a/t``, ``s/(ct)``, ``L/(pm)``, ...).
 """
 
@@ -14,7 +15,9 @@ from hypothesis import strategies as st
 from derivation import DerivationError, derive, notation, parse
 from derivation.checker import check_derivation
 from derivation.symbols import b, beta, h, s, v
-from derivation.variant import CHOICES, EXPRESSIONS, FLAGS, Variant, make_variant
+from derivation.switches import DECLARED, REGISTRY
+from derivation.symbols import t
+from derivation.variant import EXPRESSIONS, SWITCHES, Variant, make_variant
 
 try:
     from derivation import vectorized
@@ -24,15 +27,11 @@ except ImportError:  # being written in parallel; its test skips until it lands
 SETTINGS = settings(derandomize=True, database=None, max_examples=40, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
-EXPRESSION_VALUES = {
-    "kv_heads": ["g", 1, 2],
-    "ffn_hidden": ["f", "8*h/3", 11008],
-    "tensor_parallel": [2, "t"],
-    "context_parallel": [2, "c"],
-    "pipeline_parallel": [2, "p"],
-    "interleave": [2, "m"],
-}
-WHOLE_MODEL = {"pipeline_parallel", "interleave", "convention"}  # refused for one layer
+# The values each switch is drawn from, by kind: the registry's own (every switch is drawn).
+DRAWN = {switch.name: switch.values for switch in DECLARED}
+EXPRESSION_VALUES = {name: DRAWN[name] for name in EXPRESSIONS}
+# Switches that need scope = model (refused for one layer), read from their needs.
+WHOLE_MODEL = {switch.name for switch in DECLARED if any(need.switch == "scope" for need in switch.needs)}
 
 
 def _maybe(values):
@@ -42,10 +41,8 @@ def _maybe(values):
 
 @st.composite
 def variants(draw) -> Variant:
-    scope = draw(st.sampled_from(CHOICES["scope"]))
-    drawn = {name: draw(_maybe(values)) for name, values in CHOICES.items() if name != "scope"}
-    drawn |= {name: draw(_maybe([True, False])) for name in FLAGS}
-    drawn |= {name: draw(_maybe(values)) for name, values in EXPRESSION_VALUES.items()}
+    scope = draw(st.sampled_from(REGISTRY["scope"].values))
+    drawn = {name: draw(_maybe(values)) for name, values in DRAWN.items() if name != "scope"}
     switches = {name: value for name, value in drawn.items()
                 if value is not None and (scope == "model" or name not in WHOLE_MODEL)}
     try:
@@ -77,6 +74,48 @@ def values_for(d, drawn: dict) -> dict:
 
 def test_every_expression_switch_is_drawn():
     assert set(EXPRESSION_VALUES) == set(EXPRESSIONS)
+
+
+def test_every_switch_is_drawn_over_at_least_two_values():
+    assert list(DRAWN) == list(SWITCHES)
+    assert all(len(set(map(str, values))) >= 2 for values in DRAWN.values()), DRAWN
+    assert all(str(REGISTRY[name].default) == str(values[0]) for name, values in DRAWN.items())
+
+
+# --- recomputation: what a policy keeps plus what it recomputes is what "none" keeps ------------
+
+def _recompute_identity(variant):
+    """kept + recomputed − (the layer input, under full recomputation) = derive(recompute="none"),
+    tensor by tensor in bytes, per rank and per stage."""
+    d = derive(variant)
+    none = derive(make_variant({"recompute": "none"}, variant))
+    checkpoints = [tensor.bytes for tensor in d.tensors if tensor.name == "layer/input"]
+    assert bool(checkpoints) == (variant.recompute == "full")
+    both = sum((tensor.bytes for tensor in (*d.tensors, *d.recomputed)), sympy.Integer(0))
+    assert sympy.expand(both - sum(checkpoints, sympy.Integer(0)) - none.total) == 0
+    if variant.recompute == "none":
+        assert d.recomputed == ()
+
+
+@SETTINGS
+@given(variants())
+def test_kept_plus_recomputed_is_what_no_recomputation_keeps(variant):
+    _recompute_identity(variant)
+
+
+@SETTINGS
+@given(variants())
+def test_kept_plus_recomputed_is_what_no_recomputation_keeps_at_t_1_and_symbolic_t(variant):
+    for size in (1, t):
+        try:
+            changed = make_variant({"tensor_parallel": size}, variant)
+        except DerivationError:  # sequence parallelism needs t > 1
+            changed = make_variant({"tensor_parallel": size, "sequence_parallel": False,
+                                    "sequence_parallel_gather": "recompute"}, variant)
+        _recompute_identity(changed)
+        for tensor in derive(changed).recomputed:  # per rank: a head-split tensor is divided by t
+            if size == t and tensor.split is not None:
+                assert t in tensor.bytes.free_symbols, tensor.name
 
 
 # --- numbers -------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import math
 import sympy
 
 from .. import notation
-from ..errors import DerivationError
+from ..errors import DerivationError, NotationError
 from ..parser import MAX_EXPONENT, parse, tokenize
 from ..symbols import SYMBOLS
 
@@ -43,7 +43,7 @@ def read_claim(formula: str | sympy.Expr, what: str = "claim") -> sympy.Expr:
         raise DerivationError(f"{what} {formula!r} expands to more than {MAX_TERMS} terms")
     try:
         notation.terms(expr)
-    except TypeError:
+    except NotationError:
         raise DerivationError(f"{what} {formula!r} is not a sum of products of sizes and their "
                               "inverses; move sums out of denominators, as in sbh(34 + 5as/h)") from None
     return sympy.expand(expr)

@@ -4,15 +4,16 @@ same text in HTML for notebooks, and JSON-ready data. These only format what the
 from __future__ import annotations
 
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sympy
 
 from .. import notation
 from ..render import data
 from ..render.units import grouped, human
-from ..variant import describe
-from .result import Attribution, CheckResult, Comparison, Part
+
+if TYPE_CHECKING:
+    from .result import Attribution, CheckResult, Comparison, Part
 
 
 def render_text(result: CheckResult) -> str:

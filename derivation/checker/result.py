@@ -12,6 +12,7 @@ from typing import Any
 import sympy
 
 from ..result import Derivation
+from .render import render_html, render_json, render_text
 
 
 @dataclass(frozen=True)
@@ -87,19 +88,13 @@ class CheckResult:
         return self.total.holds and all(block.holds for block in self.blocks)
 
     def __str__(self) -> str:
-        from .render import render_text
-
         return render_text(self)
 
     def __repr__(self) -> str:
         return f"<CheckResult {'holds' if self.holds else 'does not hold'}: {self.total.formula}>"
 
     def _repr_html_(self) -> str:
-        from .render import render_html
-
         return render_html(self)
 
     def as_json(self) -> dict[str, Any]:
-        from .render import render_json
-
         return render_json(self)

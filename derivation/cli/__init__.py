@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 
+from .. import __version__
 from ..errors import DerivationError
 
 COMMANDS = ("formula", "table", "evaluate", "presets", "compare", "check", "latex", "sweep",
@@ -45,7 +46,6 @@ def build_parser(only: str | None = None) -> Parser:
     """The full parser, or (``only``) one with just that sub-command, which starts faster."""
     parser = Parser(prog="derivation", description=DESCRIPTION,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    from .. import __version__
 
     parser.add_argument("--version", action="version", version=f"derivation {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)

@@ -6,6 +6,8 @@ input.
 
 from __future__ import annotations
 
+from ..checker import check_derivation, read_per_block
+from ..render.data import dumps
 from .options import add_switches, add_values, derivation_of, values_of
 
 
@@ -29,9 +31,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..checker import check_derivation, read_per_block
-    from ..render.data import dumps
-
     per_block = read_per_block(args.per_block)
     result = check_derivation(args.formula, derivation_of(args), per_block, values_of(args))
     print(dumps(result.as_json()) if args.json else result)

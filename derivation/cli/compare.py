@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from .. import notation
+from ..comparison import compare
+from ..render import data
+from ..render.units import grouped, human
 from .options import add_switches, add_values, switches_of, values_of
 
 
@@ -22,9 +24,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..comparison import compare
-    from ..render.units import grouped, human
-
     result = compare(args.a, args.b, **switches_of(args))
     values = values_of(args)
     numbers = None
@@ -33,8 +32,6 @@ def run(args) -> int:
         second = result.b.relevant(values)
         numbers = (result.a.evaluate(**first), result.b.evaluate(**second))
     if args.json:
-        from ..render import data
-
         print(data.dumps(data.comparison(result, numbers)))
         return 0
     print(result)

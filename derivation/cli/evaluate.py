@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..render import data, tables
 from .options import add_switches, add_values, derivation_of, values_of
 
 
@@ -18,8 +19,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..render import data, tables
-
     d = derivation_of(args)
     values = d.relevant(values_of(args))
     if args.json:

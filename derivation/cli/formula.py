@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import notation
+from ..render import data
 from .options import add_switches, derivation_of
 
 
@@ -21,14 +22,7 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     d = derivation_of(args)
     if args.json:
-        import json
-
-        print(json.dumps({
-            "expression": str(d.total),
-            "paper_form": notation.paper_text(d.total),
-            "latex": d.latex(),
-            "breakdown": {block: notation.text(expr) for block, expr in d.breakdown().items()},
-        }, indent=2, ensure_ascii=False))
+        print(data.dumps(data.formula(d)))
     elif args.latex:
         print(d.latex())
     else:

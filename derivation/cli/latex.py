@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from ..output import check_writable, write_atomic
+from ..render import latex
 from .options import add_switches, add_values, derivation_of, values_of
 
 
@@ -28,9 +30,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..output import check_writable, write_atomic
-    from ..render import latex
-
     if args.output:
         check_writable(args.output)
     d = derivation_of(args)

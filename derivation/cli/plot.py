@@ -6,7 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DerivationError
+from ..output import check_writable, write_atomic
 from ..presets import reference_model
+from ..render import plots
+from ..render.plots import SEQUENCE_LENGTHS
+from ..variant import describe
 from .options import add_switches, add_values, derivation_of, values_of
 
 
@@ -33,9 +37,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..output import check_writable, write_atomic
-    from ..render import plots
-
     path = check_writable(args.output)
     fmt = Path(args.output).suffix.lower().lstrip(".")
     if fmt not in plots.FORMATS:
@@ -65,8 +66,6 @@ def run(args) -> int:
 
 def _derivations(args) -> dict[str, Any]:
     """The variants to draw, by label: the typed switches, or each named preset with them."""
-    from ..variant import describe
-
     if args.variants is None:
         d = derivation_of(args)
         return {args.preset or ", ".join(f"{k}={v}" for k, v in describe(d.variant).items()) or "paper baseline": d}
@@ -97,8 +96,6 @@ def _title(what: str, values: dict[str, Any], wanted: set[str], label: str) -> s
 
 
 def _sequence_lengths(text: str | None) -> list[int]:
-    from ..render.plots import SEQUENCE_LENGTHS
-
     if text is None:
         return list(SEQUENCE_LENGTHS)
     try:

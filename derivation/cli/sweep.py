@@ -26,12 +26,19 @@ derivation.errors.DerivationError: grid 's=1024:8192': a range needs a step, sta
 
 from __future__ import annotations
 
+import csv
 import itertools
+import json
 import math
 import sys
 from typing import Any, Iterator
 
+from .. import notation
 from ..errors import DerivationError
+from ..output import check_writable, write_atomic
+from ..render import data
+from ..render import tables
+from ..render.units import grouped, human
 from ..symbols import lookup
 from ..values import missing_error, read_number
 from .options import add_switches, add_values, derivation_of, values_of
@@ -177,10 +184,6 @@ def _rows(d, grids: dict[str, list], fixed: dict[str, Any], result) -> Iterator[
 # --- the command ----------------------------------------------------------------------------------
 
 def run(args) -> int:
-    from ..output import check_writable, write_atomic
-    from ..render import tables
-    from ..render.units import grouped, human
-
     grids = read_grids(args.grids)
     d = derivation_of(args)
     unused = [n for n in grids if n not in {symbol.name for symbol in d.symbols}]
@@ -199,8 +202,6 @@ def run(args) -> int:
     columns = [symbol.name for symbol in d.symbols]
 
     if target is not None:
-        import csv
-
         def write(path) -> None:
             with open(path, "w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle)
@@ -219,10 +220,6 @@ def run(args) -> int:
 
 def _print_json(d, grids, fixed, result, columns) -> None:
     """JSON in the project's schema, but one line per row: sweeps have many rows."""
-    import json
-
-    from ..render import data
-
     head = data.dumps(data.sweep_head(d, fixed, grids, columns))
     assert head.endswith('"rows": []\n}')
     out = sys.stdout
@@ -235,12 +232,11 @@ def _print_json(d, grids, fixed, result, columns) -> None:
 
 
 def _json_value(value):
-    return value if isinstance(value, int) else str(value)
+    """A cell as the schema writes numbers: an integer, or an exact fraction as text."""
+    return value if isinstance(value, int) else data.number(value)
 
 
 def _print_table(d, grids, fixed, result, title: str, grouped, human) -> None:
-    from .. import notation
-
     names = list(grids)
     out = sys.stdout
     out.write(f"{title}\n")

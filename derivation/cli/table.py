@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..render import data, tables
+from ..render.latex import table
 from .options import add_switches, add_values, derivation_of, values_of
 
 
@@ -18,8 +20,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..render import data, tables
-
     d = derivation_of(args)
     values = d.relevant(values_of(args)) or None
     if values is not None:
@@ -31,7 +31,5 @@ def run(args) -> int:
     elif args.format == "json":
         print(data.dumps(data.table(d, values)))
     else:
-        from ..render.latex import table
-
         print(table(d))
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..errors import DerivationError
 from .options import add_switches, add_values, derivation_of, values_of
 
 SMALL = {"s": 24, "b": 2, "h": 64, "a": 4, "f": 160, "g": 2}  # as ≠ h: no two kinds of tensor share a size
@@ -22,8 +23,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..errors import DerivationError
-
     try:
         from ..verify.against import verify
     except ImportError:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from html import escape
 
 from .. import notation
-from ..result import Derivation
 from .tables import title
+
+if TYPE_CHECKING:
+    from ..result import Derivation
 
 
 def derivation_html(d: Derivation) -> str:
@@ -15,7 +19,7 @@ def derivation_html(d: Derivation) -> str:
         for tensor in d.tensors:
             if tensor.block == block:
                 rows.append(
-                    f"<tr><td>{escape(block)}</td><td><code>{escape(tensor.name.split('/', 1)[1])}</code></td>"
+                    f"<tr><td>{escape(block)}</td><td><code>{escape(tensor.leaf)}</code></td>"
                     f"<td>{escape(tensor.shape_text)}</td><td>{escape(str(tensor.dtype))}</td>"
                     f"<td>{escape(notation.text(tensor.bytes))}</td><td>{escape(tensor.why)}</td></tr>")
         rows.append(f"<tr><td></td><td><b>{escape(block)} subtotal</b></td><td></td><td></td>"

@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sympy
 
 from .. import notation
-from ..result import Derivation
 from ..symbols import SYMBOLS
 from ..variant import describe
 from .tables import title
 from .units import human
+
+if TYPE_CHECKING:
+    from ..result import Derivation
 
 PACKAGES = ("amsmath", "booktabs")
 """What the fragment needs in the paper's preamble."""
@@ -97,7 +99,7 @@ def align(d: Derivation, values: dict[str, Any] | None = None) -> str:
         tensors = [tensor for tensor in d.tensors if tensor.block == block]
         for index, tensor in enumerate(tensors):
             lead = f"{_block_symbol(block)} &= " if index == 0 else r"&\quad + "
-            lines.append(f"{lead}{_math(tensor.bytes)} && {_tt(tensor.name.split('/', 1)[1])}")
+            lines.append(f"{lead}{_math(tensor.bytes)} && {_tt(tensor.leaf)}")
         if len(tensors) > 1:
             lines.append(f"&= {notation.latex(subtotal)}")
         lines[-1] += r" \\[4pt]"
@@ -113,7 +115,7 @@ def align(d: Derivation, values: dict[str, Any] | None = None) -> str:
 
 
 def _tensor_label(tensor) -> str:
-    name = _tt(tensor.name.split("/", 1)[1])
+    name = _tt(tensor.leaf)
     if tensor.copies != 1:
         name += rf" $\times {notation.latex(tensor.copies)}$" if len(sympy.Add.make_args(
             sympy.expand(tensor.copies))) == 1 else rf" $\times \left({notation.latex(tensor.copies)}\right)$"

@@ -19,9 +19,11 @@ and :func:`save` writes; the command line selects the Agg backend first, so no G
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-from ..result import Derivation
+if TYPE_CHECKING:
+    from ..result import Derivation
+
 
 GIB = 1024**3
 SEQUENCE_LENGTHS = tuple(2**k for k in range(9, 18))  # 512 … 131072 tokens

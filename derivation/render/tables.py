@@ -7,15 +7,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import notation
-from ..errors import DerivationError
 from ..presets import reference_model
-from ..result import Derivation
-from ..variant import as_dict, describe
+from ..variant import describe
 from .data import evaluation
 from .units import grouped, human, percent
+
+if TYPE_CHECKING:
+    from ..result import Derivation
 
 def reference_values(d: Derivation, values: dict[str, Any] | None) -> dict[str, Any] | None:
     """The sizes shares are computed at: the user's, else the reference model's (GPT-3 175B)
@@ -56,7 +57,7 @@ def text(d: Derivation, values: dict[str, Any] | None = None) -> str:
         for tensor, share in rows:
             if tensor.block == block:
                 copies = "" if tensor.copies == 1 else f" ×{notation.text(tensor.copies)}"
-                body.append((block, tensor.name.split("/", 1)[1] + copies, tensor.shape_text,
+                body.append((block, tensor.leaf + copies, tensor.shape_text,
                              str(tensor.dtype), notation.text(tensor.bytes), share, tensor.why))
         body.append(("", f"{block} subtotal", "", "", notation.text(subtotal), "", ""))
     widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
@@ -89,7 +90,7 @@ def markdown(d: Derivation, values: dict[str, Any] | None = None) -> str:
     out = ["| block | tensor | shape | dtype | bytes | share | why backward needs it |",
            "|---|---|---|---|---|---|---|"]
     for tensor, share in _rows(d, values):
-        out.append(f"| {tensor.block} | {tensor.name.split('/', 1)[1]} | {tensor.shape_text} | "
+        out.append(f"| {tensor.block} | {tensor.leaf} | {tensor.shape_text} | "
                    f"{tensor.dtype} | {notation.text(tensor.bytes)} | {share} | {tensor.why} |")
     for block, subtotal in d.breakdown().items():
         out.append(f"| {block} | **subtotal** | | | {notation.text(subtotal)} | | |")

@@ -13,6 +13,7 @@ on either side is reported: declared but not kept, kept but not declared.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import combinations
 from typing import Any, Mapping
 
 from ..result import Derivation
@@ -79,8 +80,6 @@ def _declared(d: Derivation, sizes: Mapping[str, int]) -> list[Declared]:
 
 
 def _subset_with_sum(records: list[StorageRecord], total: int, most: int = 3):
-    from itertools import combinations
-
     for size in range(2, most + 1):
         for group in combinations(records, size):
             if sum(r.bytes for r in group) == total:
