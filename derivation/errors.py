@@ -17,7 +17,7 @@ class DerivationError(ValueError):
     >>> derive(attention="flsh")
     Traceback (most recent call last):
     ...
-    derivation.errors.DerivationError: switch 'attention' got 'flsh'; expected one of: eager, flash
+    derivation.errors.DerivationError: switch 'attention' got 'flsh'; expected one of: eager, flash, sdpa_math
     """
 
 

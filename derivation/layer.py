@@ -26,26 +26,48 @@ PAPER = "Korthikanti et al. 2022, §4.1"
 
 @dataclass(frozen=True)
 class Precision:
-    """Element sizes for one variant: activations, dropout masks."""
+    """Element sizes for one variant: activations, dropout masks, LayerNorm statistics."""
 
     act: DType
     mask: DType
+    layernorm_stats: DType
 
 
 ACTIVATION = dispatch("dtype", {"bf16": BF16, "fp16": FP16, "fp32": FP32, "symbolic": BETA})
 
-# A mask's element size, from the activation's. The general form (dtype = "symbolic") writes every
-# compact mask as μ bytes per element; the registry refuses "bits" with it.
-MASK: dict[str, Callable[[DType], DType]] = dispatch("mask_bytes", {
-    "1": lambda act: MU if act is BETA else BOOL,
-    "dtype": lambda act: act,
-    "bits": lambda act: BIT,
+
+
+def _byte_mask(act: DType) -> DType:
+    # The general form (dtype = "symbolic") writes every compact mask as μ bytes per element; the
+    # registry refuses "bits" with it.
+    return MU if act is BETA else BOOL
+
+
+@dataclass(frozen=True)
+class Platform:
+    """What a platform's kernels keep, given the activation dtype."""
+
+    mask: Callable[[DType], DType]  # F.dropout's mask
+    layernorm_stats: Callable[[DType], DType]  # LayerNorm's mean and rstd
+
+
+PLATFORM = dispatch("platform", {
+    "cuda": Platform(mask=_byte_mask, layernorm_stats=lambda act: FP32),
+    "cpu": Platform(mask=lambda act: act, layernorm_stats=lambda act: act),
+})
+
+# A mask's element size, from the activation's and the platform's.
+MASK: dict[str, Callable[[DType, Platform], DType]] = dispatch("mask_bytes", {
+    "platform": lambda act, platform: platform.mask(act),
+    "1": lambda act, platform: _byte_mask(act),
+    "dtype": lambda act, platform: act,
+    "bits": lambda act, platform: BIT,
 })
 
 
 def precision(v: Variant) -> Precision:
-    act = ACTIVATION[v.dtype]
-    return Precision(act, MASK[v.mask_bytes](act))
+    act, platform = ACTIVATION[v.dtype], PLATFORM[v.platform]
+    return Precision(act, MASK[v.mask_bytes](act, platform), platform.layernorm_stats(act))
 
 
 # --- norms ---------------------------------------------------------------------------------------
@@ -63,6 +85,8 @@ NORM = dispatch("norm", {
     "layernorm": NormKernel("LayerNorm", "torch.nn.functional.layer_norm", ("mean", "rstd")),
     "rmsnorm": NormKernel("RMSNorm", "fused RMSNorm kernel", ("rstd",)),
 })
+# The dtype each kind of norm keeps its statistics in: LayerNorm's follow the platform.
+STATS_DTYPE = {"layernorm": lambda p: p.layernorm_stats, "rmsnorm": lambda p: FP32}
 
 
 def norm(v: Variant, p: Precision, which: int) -> list[Tensor]:
@@ -75,25 +99,39 @@ def _fused_norm(v: Variant, p: Precision, name: str) -> list[Tensor]:
     return [
         Tensor(f"{name}_input", "s b h", p.act, source=f"{PAPER}; {kind.kernel} saves its input",
                why=f"{kind.title} backward reads its input"),
-    ] + _norm_stats(v, name, kind.stats)
+    ] + _norm_stats(v, name, kind.stats, STATS_DTYPE[v.norm](p))
+
+
+def _upcast_input() -> str:
+    return "backward of x.pow(2) and of x * rstd read the upcast input"
 
 
 def _unfused_fp32_rmsnorm(v: Variant, p: Precision, name: str) -> list[Tensor]:
     return [
-        Tensor(f"{name}_input_fp32", "s b h", FP32, source="composite RMSNorm: x.float() (torch.nn.functional.rms_norm on CPU, Hugging Face LlamaRMSNorm)",
-               why="backward of x.pow(2) and of x * rstd read the upcast input"),
-        Tensor(f"{name}_normalized_fp32", "s b h", FP32, source="composite RMSNorm: (x * rstd) * weight",
+        Tensor(f"{name}_input_fp32", "s b h", FP32, source="composite RMSNorm: x.float() (torch.nn.functional.rms_norm on CPU, Gemma's RMSNorm)",
+               why=_upcast_input()),
+        Tensor(f"{name}_normalized_fp32", "s b h", FP32, source="composite RMSNorm: (x * rstd) * weight, in fp32",
                why="weight gradient reads the normalized fp32 tensor"),
-    ] + _norm_stats(v, name, ("rstd",))
+    ] + _norm_stats(v, name, ("rstd",), FP32)
 
 
-NORM_IMPL = dispatch("norm_impl", {"fused": _fused_norm, "unfused_fp32": _unfused_fp32_rmsnorm})
+def _hf_llama_rmsnorm(v: Variant, p: Precision, name: str) -> list[Tensor]:
+    return [
+        Tensor(f"{name}_input_fp32", "s b h", FP32, source="Hugging Face LlamaRMSNorm: hidden_states.to(torch.float32)",
+               why=_upcast_input()),
+        Tensor(f"{name}_normalized", "s b h", p.act, source="Hugging Face LlamaRMSNorm: weight * hidden_states.to(input_dtype)",
+               why="weight gradient reads the normalized tensor, cast back to the activation dtype"),
+    ] + _norm_stats(v, name, ("rstd",), FP32)
 
 
-def _norm_stats(v: Variant, name: str, stats: tuple[str, ...]) -> list[Tensor]:
+NORM_IMPL = dispatch("norm_impl", {"fused": _fused_norm, "unfused_fp32": _unfused_fp32_rmsnorm,
+                                   "hf_llama": _hf_llama_rmsnorm})
+
+
+def _norm_stats(v: Variant, name: str, stats: tuple[str, ...], dtype: DType) -> list[Tensor]:
     if not v.norm_stats:
         return []
-    return [Tensor(f"{name}_{stat}", "s b", FP32, stat=True, why="norm backward reads the per-token statistic",
+    return [Tensor(f"{name}_{stat}", "s b", dtype, stat=True, why="norm backward reads the per-token statistic",
                    source="saved by the norm kernel; the paper leaves it out (§4.1)")
             for stat in stats]
 
@@ -105,9 +143,10 @@ def attention(v: Variant, p: Precision) -> list[Tensor]:
     kept = [Tensor("attention/qkv_input", "s b h", p.act, gathered_input=True,
                    source=f"{PAPER}; the LayerNorm 1 output, input of the QKV linear(s)",
                    why="weight gradients of the Q, K and V projections (one tensor shared by the three)")]
-    kept += _qkv(v, p)
-    kept += CORE_ATTENTION[v.attention](v, p)
-    if OWN_PROJECTION_INPUT[v.attention_output](v):
+    kernel = KERNEL[v.attention]
+    kept += kernel.reads(v, p)
+    kept += kernel.keeps(v, p)
+    if OWN_PROJECTION_INPUT[v.attention_output](kernel):
         kept.append(Tensor("attention/proj_input", "s b h", p.act, split=h, source=f"{PAPER}; input of the output projection",
                            why="weight gradient of the output projection"))
     kept += _dropout_mask(v, p, "attention/dropout_mask", "dropout after the output projection")
@@ -118,8 +157,8 @@ def attention(v: Variant, p: Precision) -> list[Tensor]:
 # keeps nothing of its output, so a view of it is still a storage of its own; flash keeps its
 # output, which a view shares.
 OWN_PROJECTION_INPUT = dispatch("attention_output", {
-    "view": lambda v: v.attention == "eager",
-    "copy": lambda v: True,
+    "view": lambda kernel: not kernel.keeps_output,
+    "copy": lambda kernel: True,
 })
 
 # The storage Q, K and V are views of: one fused output, or none (three outputs of their own).
@@ -189,7 +228,7 @@ SOFTMAX_DTYPE = dispatch("softmax_dtype", {"dtype": lambda p: p.act, "fp32": lam
 def _eager_attention(v: Variant, p: Precision) -> list[Tensor]:
     """QKᵀ → softmax → dropout → probs·V as separate ops: every s×s tensor they save."""
     core = Region.CORE_ATTENTION
-    upcast = v.softmax_dtype == "fp32"
+    upcast = v.softmax_dtype == "fp32" and p.act is not FP32  # .to(fp32) of fp32 is no copy
     probs_read_directly = not v.attention_dropout and not upcast
     kept = [Tensor("attention/softmax_output", "b a s s", SOFTMAX_DTYPE[v.softmax_dtype](p), split=a, region=core,
                    source=f"{PAPER}; softmax saves its output" + ("; upcast to fp32 (Hugging Face eager attention)" if upcast else ""),
@@ -205,7 +244,44 @@ def _eager_attention(v: Variant, p: Precision) -> list[Tensor]:
     return kept
 
 
-CORE_ATTENTION = dispatch("attention", {"eager": _eager_attention, "flash": _flash_attention})
+def _fp32_qkv(v: Variant, p: Precision) -> list[Tensor]:
+    """SDPA's math fallback upcasts Q, K and V to fp32 and repeats K and V to a heads; the
+    projections (or rotated copies) themselves are not kept."""
+    source = "torch SDPA math fallback: q.float(), and k, v repeated to a heads"
+    return [Tensor(f"attention/{x}_fp32", "b a s h/a", FP32, split=a, source=source, why=why)
+            for x, why in (("q", "backward of QKᵀ (gradient of K)"), ("k", "backward of QKᵀ (gradient of Q)"),
+                           ("v", "backward of probs·V (gradient of probs)"))]
+
+
+def _sdpa_math_attention(v: Variant, p: Precision) -> list[Tensor]:
+    """SDPA's math fallback: softmax, dropout and probs·V in fp32, every s×s tensor in fp32."""
+    core = Region.CORE_ATTENTION
+    source = "torch SDPA math fallback (measured on CPU: the dropout mask is kept in fp32)"
+    kept = [Tensor("attention/softmax_output", "b a s s", FP32, split=a, region=core, source=source,
+                   why="softmax backward" + ("" if v.attention_dropout else " and backward of probs·V (gradient of V)"))]
+    if v.attention_dropout:
+        kept += [Tensor("attention/softmax_dropout_mask", "b a s s", FP32, split=a, region=core, source=source,
+                        why="dropout backward"),
+                 Tensor("attention/softmax_dropout_output", "b a s s", FP32, split=a, region=core, source=source,
+                        why="backward of probs·V (gradient of V)")]
+    return kept
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """How one attention kernel reads Q, K and V, what else it keeps, and whether it keeps its
+    output (which a view of it then shares with the output projection)."""
+
+    reads: Callable[[Variant, Precision], list[Tensor]]
+    keeps: Callable[[Variant, Precision], list[Tensor]]
+    keeps_output: bool
+
+
+KERNEL = dispatch("attention", {
+    "eager": Kernel(_qkv, _eager_attention, keeps_output=False),
+    "flash": Kernel(_qkv, _flash_attention, keeps_output=True),
+    "sdpa_math": Kernel(_fp32_qkv, _sdpa_math_attention, keeps_output=False),
+})
 
 
 def _dropout_source(p: Precision) -> str:

@@ -40,9 +40,9 @@ LAYER_PRESETS: dict[str, LayerPreset] = {p.name: p for p in (
                 {"norm": "rmsnorm", "mlp": "swiglu", "ffn_hidden": "f", "rope": "fused",
                  "kv_heads": "g", "attention": "flash", "dropout": False, "qkv": "separate"}),
     LayerPreset("llama-hf", "The llama layer as Hugging Face's eager-free PyTorch code writes it: "
-                "LlamaRMSNorm upcasts to fp32 and keeps fp32 copies, rotary embeddings are "
+                "LlamaRMSNorm keeps its fp32 upcast input and the normalized tensor cast back to bf16, rotary embeddings are "
                 "applied with unfused elementwise ops, attention runs through SDPA's flash kernel.",
-                {"norm": "rmsnorm", "norm_impl": "unfused_fp32", "mlp": "swiglu", "ffn_hidden": "f",
+                {"norm": "rmsnorm", "norm_impl": "hf_llama", "mlp": "swiglu", "ffn_hidden": "f",
                  "rope": "unfused", "kv_heads": "g", "attention": "flash", "dropout": False,
                  "qkv": "separate"}),
 )}

@@ -155,7 +155,8 @@ DECLARED: tuple[Switch, ...] = (
         "fp32": "4-byte float32 activations",
         "symbolic": "β bytes per activation and μ per compact mask element: the general form",
     }, layout=True),
-    choice("mask_bytes", "precision", "dropout mask storage: 1 (bool byte, CUDA fused dropout), dtype (PyTorch CPU), bits", {
+    choice("mask_bytes", "precision", "dropout mask storage: platform (as the platform keeps it), 1 (bool byte), dtype, bits", {
+        "platform": "as the platform's dropout keeps it: one byte on cuda, the activation dtype on cpu",
         "1": "one byte per element: the bool mask of CUDA's fused dropout (torch.native_dropout)",
         "dtype": "the activation dtype: PyTorch's CPU F.dropout keeps its scaled mask",
         "bits": "one bit per element (a bit-packed mask)",
@@ -164,13 +165,20 @@ DECLARED: tuple[Switch, ...] = (
              message="mask_bytes = 'bits' with dtype = 'symbolic': the general form writes every "
                      "compact mask as μ bytes per element; keep mask_bytes = '1' and set mu=1/8 "
                      "for a bit-packed mask"),)),
+    choice("platform", "precision", "cuda or cpu: what the platform's kernels keep (dropout masks, LayerNorm statistics)", {
+        "cuda": "CUDA kernels: fused dropout keeps a bool mask; LayerNorm keeps fp32 statistics",
+        "cpu": "PyTorch's CPU kernels: F.dropout keeps its scaled mask in the activation dtype; "
+               "LayerNorm keeps its statistics in the activation dtype",
+    }, layout=True),
     # dropout
     flag("attention_dropout", "dropout", "dropout on the softmax output (keeps an s×s mask)", True),
     flag("hidden_dropout", "dropout", "dropout after the attention output projection and after the MLP", True),
     # attention
-    choice("attention", "attention", "eager keeps s×s scores; flash keeps Q, K, V, the output and an fp32 logsumexp", {
+    choice("attention", "attention", "eager keeps s×s scores; flash keeps Q, K, V, the output and an fp32 logsumexp; sdpa_math is SDPA's fp32 fallback", {
         "eager": "QKᵀ, softmax, dropout and probs·V as separate ops: keeps s×s tensors",
         "flash": "one fused kernel (FlashAttention, torch SDPA flash): keeps a logsumexp, no s×s tensor",
+        "sdpa_math": "torch SDPA's math fallback (CPU with dropout): fp32 Q, K, V at a heads and fp32 "
+                     "s×s tensors",
     }),
     choice("attention_output", "attention", "output projection input: a view of the attention output, or a copy", {
         "view": "the output projection reads a view of the attention output",
@@ -207,12 +215,15 @@ DECLARED: tuple[Switch, ...] = (
         "layernorm": "LayerNorm (mean and variance)",
         "rmsnorm": "RMSNorm (root mean square only)",
     }),
-    choice("norm_impl", "mlp and norms", "fused, or unfused_fp32 (RMSNorm that upcasts and keeps fp32 copies)", {
+    choice("norm_impl", "mlp and norms", "fused; unfused_fp32 (RMSNorm kept in fp32 through the weight multiply, as Gemma); hf_llama (fp32 input, normalized cast back, as LlamaRMSNorm)", {
         "fused": "one kernel that keeps its input",
-        "unfused_fp32": "composite RMSNorm that upcasts to fp32 and keeps two fp32 copies",
+        "unfused_fp32": "composite RMSNorm that upcasts to fp32 and keeps two fp32 copies (Gemma's "
+                        "RMSNorm, torch.nn.functional.rms_norm on CPU)",
+        "hf_llama": "Hugging Face LlamaRMSNorm: keeps the fp32 upcast input and the normalized "
+                    "tensor cast back to the activation dtype",
     }, needs=(
-        Need("unfused_fp32", "norm", is_="rmsnorm", example="rmsnorm",
-             message="norm_impl = 'unfused_fp32' describes the upcasting RMSNorm; set norm = 'rmsnorm'"),)),
+        Need(("unfused_fp32", "hf_llama"), "norm", is_="rmsnorm", example="rmsnorm",
+             message="norm_impl = 'unfused_fp32' or 'hf_llama' describes an upcasting RMSNorm; set norm = 'rmsnorm'"),)),
     flag("norm_stats", "mlp and norms", "count the per-token mean/rstd (fp32) that the paper leaves out", False),
     # parallelism and recomputation
     expression("tensor_parallel", "parallelism and recomputation", "tensor-parallel size: 1, a number, or t",

@@ -31,6 +31,8 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from derivation.errors import DerivationError
+from derivation.layer import precision
+from derivation.tensors import BOOL
 from derivation.variant import Variant, as_variant, make_variant
 
 from .fitting import with_defaults
@@ -93,6 +95,15 @@ def _evaluate(expr: sympy.Expr, values: dict[str, int], name: str) -> int:
     return int(value)
 
 
+def mask_kernel(variant: Variant) -> str:
+    """Which dropout kernel keeps the mask the variant declares: ``"1"`` (a bool byte) or
+    ``"dtype"`` (the activation dtype); ``"platform"`` is resolved through the declarations."""
+    p = precision(variant)
+    if variant.mask_bytes != "platform":
+        return variant.mask_bytes
+    return "1" if p.mask is BOOL else "dtype"
+
+
 def dropout(x: torch.Tensor, mask_bytes: str) -> torch.Tensor:
     """Training-mode dropout, choosing the kernel that keeps the requested mask.
 
@@ -121,7 +132,8 @@ class Norm(nn.Module):
 
     ``impl``: ``"fused"`` (LayerNorm: the native op, keeps input, mean, rstd; RMSNorm:
     :class:`FusedRMSNorm`, keeps input and rstd), ``"unfused_fp32"`` (RMSNorm: ``F.rms_norm``,
-    which on CPU upcasts), or ``"llama"`` (RMSNorm: :func:`llama_rms_norm`; not a Variant value).
+    which on CPU upcasts), or ``"hf_llama"`` (RMSNorm: :func:`llama_rms_norm`; ``"llama"`` is
+    the same).
     """
 
     def __init__(self, kind: str, impl: str, h: int, dtype: torch.dtype, eps: float = 1e-5):
@@ -129,7 +141,7 @@ class Norm(nn.Module):
         if kind == "layernorm" and impl != "fused":
             raise NotMeasurable(f"switch 'norm_impl' = {impl!r} describes RMSNorm; LayerNorm "
                                 "has one native kernel (norm_impl='fused')")
-        if kind not in ("layernorm", "rmsnorm") or impl not in ("fused", "unfused_fp32", "llama"):
+        if kind not in ("layernorm", "rmsnorm") or impl not in ("fused", "unfused_fp32", "hf_llama", "llama"):
             raise DerivationError(f"norm {kind!r} / norm_impl {impl!r}: unknown")
         self.kind, self.impl, self.eps = kind, impl, eps
         self.weight = nn.Parameter(torch.ones(h, dtype=dtype))
@@ -169,7 +181,7 @@ class Attention(nn.Module):
         self.rope = variant.rope
         self.softmax_fp32 = variant.softmax_dtype == "fp32"
         self.dropout = variant.attention_dropout
-        self.mask_bytes = variant.mask_bytes
+        self.mask_bytes = mask_kernel(variant)
         self.z = z
         if self.kind == "flash" and (self.dropout or self.softmax_fp32):
             raise NotMeasurable(
@@ -220,6 +232,10 @@ class Attention(nn.Module):
         if self.kind == "flash":
             with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
                 out = F.scaled_dot_product_attention(q, k, v, enable_gqa=z.g < z.a)
+        elif self.kind == "sdpa_math":
+            with sdpa_kernel(SDPBackend.MATH):
+                out = F.scaled_dot_product_attention(q, k, v, dropout_p=DROPOUT_P if self.dropout else 0.0,
+                                                     enable_gqa=z.g < z.a)
         else:
             out = self.eager(q, k, v)  # [b, a, s, d]
         out = out.permute(2, 0, 1, 3)  # [s, b, a, d]
@@ -284,7 +300,7 @@ class TransformerLayer(nn.Module):
                                 f"use one of {', '.join(DTYPES)}")
         self.dtype = DTYPES[dtype_name]
         self.sizes = z = Sizes.of(sizes, variant)
-        self.mask_bytes = variant.mask_bytes
+        self.mask_bytes = mask_kernel(variant)
         dropout(torch.empty(0), self.mask_bytes)  # refuse an unmeasurable mask now, not mid-run
         self.hidden_dropout = variant.hidden_dropout
         norm, impl = variant.norm, variant.norm_impl
