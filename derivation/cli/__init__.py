@@ -15,7 +15,8 @@ from .. import __version__
 from ..errors import DerivationError
 
 COMMANDS = ("formula", "table", "evaluate", "presets", "compare", "check", "latex", "sweep",
-            "plot", "verify")
+            "plot", "verify", "from_hf")
+"""The sub-command modules; a command's name is its module's with dashes (``from-hf``)."""
 
 DESCRIPTION = """\
 Derive the activation memory of Transformer layers, tensor by tensor.
@@ -57,7 +58,7 @@ def build_parser(only: str | None = None) -> Parser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    command = next((word for word in argv if not word.startswith("-")), None)
+    command = next((word.replace("-", "_") for word in argv if not word.startswith("-")), None)
     parser = build_parser(command if command in COMMANDS else None)
     try:
         args = parser.parse_args(argv)

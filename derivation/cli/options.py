@@ -10,6 +10,8 @@ import argparse
 from typing import Any
 
 from ..config import read_config, read_config_values
+from ..errors import DerivationError
+from ..hf import ATTN_IMPLEMENTATIONS, ARCHITECTURES, HFModel, read_hf_config
 from ..pipeline import derive
 from ..presets import MODEL_PRESETS, LAYER_PRESETS, model_preset
 from ..result import Derivation
@@ -27,6 +29,12 @@ def add_switches(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--config", metavar="FILE.toml", help="variant file: switches, and sizes under [values]")
     group.add_argument("--model", metavar="NAME",
                        help=f"model preset, fills sizes and layout: {', '.join(MODEL_PRESETS)}")
+    group.add_argument("--hf-config", dest="hf_config", metavar="PATH",
+                       help="a Hugging Face config.json (or its folder): the layer's switches and sizes "
+                            f"(model_type: {', '.join(ARCHITECTURES)})")
+    group.add_argument("--attn-implementation", dest="attn_implementation", metavar="|".join(ATTN_IMPLEMENTATIONS),
+                       help="with --hf-config: the attention implementation, as transformers names it "
+                            "(default: sdpa)")
     groups = {name: parser.add_argument_group(f"switches: {name}") for name in GROUPS}
     for switch in DECLARED:
         _add_switch(groups[switch.group], switch)
@@ -80,6 +88,9 @@ def derivation_of(args: argparse.Namespace, preset: str | None = None) -> Deriva
     """
     switches: dict[str, Any] = {}
     preset = preset or getattr(args, "preset", None)
+    hf = hf_model_of(args)
+    if hf is not None:
+        switches.update(hf.switches)
     model = getattr(args, "model", None)
     scope = getattr(args, "scope", None) or "layer"
     if model:
@@ -93,6 +104,9 @@ def derivation_of(args: argparse.Namespace, preset: str | None = None) -> Deriva
 def values_of(args: argparse.Namespace) -> dict[str, Any]:
     """Sizes: the model preset's, then the config file's [values], then --set (last wins)."""
     values: dict[str, Any] = {}
+    hf = hf_model_of(args)
+    if hf is not None:
+        values.update(hf.sizes)
     if getattr(args, "model", None):
         values.update(model_preset(args.model).values)
     if getattr(args, "config", None):
@@ -103,3 +117,14 @@ def values_of(args: argparse.Namespace) -> dict[str, Any]:
         name, value = read_assignment(text)
         values[name] = value
     return values
+
+
+def hf_model_of(args: argparse.Namespace) -> HFModel | None:
+    """The model a ``--hf-config`` names (``--attn-implementation`` and ``--platform`` choose its
+    kernels), or None."""
+    if getattr(args, "attn_implementation", None) and not getattr(args, "hf_config", None):
+        raise DerivationError("--attn-implementation applies to --hf-config: add --hf-config PATH, or "
+                              "choose the kernel with --attention")
+    if not getattr(args, "hf_config", None):
+        return None
+    return read_hf_config(args.hf_config, args.attn_implementation or "sdpa", getattr(args, "platform", None) or "cuda")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from ..errors import DerivationError
-from .options import add_switches, add_values, derivation_of, values_of
+from ..hf import load_hf_config
+from ..render.units import grouped
+from .options import add_switches, add_values, derivation_of, hf_model_of, values_of
 
 SMALL = {"s": 24, "b": 2, "h": 64, "a": 4, "f": 160, "g": 2}  # as ≠ h: no two kinds of tensor share a size
 
@@ -15,7 +17,9 @@ def add_parser(subparsers) -> None:
                     "autograd saves for backward (one count per storage, parameters excluded), "
                     "and match it with the declared tensors. Exit 0 on an exact match, 1 otherwise. "
                     f"Default sizes: {' '.join(f'{k}={v}' for k, v in SMALL.items())}; "
-                    "--fake measures under FakeTensorMode (GPT-3 sizes in seconds).")
+                    "--fake measures under FakeTensorMode (GPT-3 sizes in seconds). With --hf-config, "
+                    "the real transformers decoder layer is built from the config (random weights, "
+                    "needs transformers) and measured at its sizes, with s and b from --set.")
     parser.add_argument("--fake", action="store_true", help="measure under FakeTensorMode (no memory)")
     add_switches(parser)
     add_values(parser)
@@ -23,6 +27,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    if getattr(args, "hf_config", None):
+        return _run_hf(args)
     try:
         from ..verify.against import verify
     except ImportError:
@@ -33,3 +39,33 @@ def run(args) -> int:
                     fake=args.fake)
     print(report)
     return 0 if report.exact else 1
+
+
+def _run_hf(args) -> int:
+    """Measure the real Hugging Face decoder layer the config describes, on this machine (CPU)."""
+    try:
+        from ..verify.hf import measure_hf
+    except ImportError:
+        raise DerivationError("verify --hf-config needs PyTorch and transformers: pip install "
+                              "torch==2.13.0, then pip install -e '.[hf]'") from None
+    if args.fake:
+        raise DerivationError("verify --hf-config measures real tensors; leave out --fake and keep h small with --set")
+    model = hf_model_of(args)
+    d = derivation_of(args)
+    values = {**{k: SMALL[k] for k in "sb"}, **values_of(args)}
+    config = {**load_hf_config(args.hf_config), **{field: values[name] for name, field in _SIZE_FIELDS.items() if name in values}}
+    measured = measure_hf(config, values, args.attn_implementation or "sdpa")
+    derived = d.evaluate(**d.relevant(values))
+    print(f"{model.model_type} decoder layer (transformers), "
+          f"{' '.join(f'{k}={v}' for k, v in d.relevant(values).items())}")
+    print(f"  measured  {grouped(measured.bytes)} bytes (real layer, one count per storage)")
+    print(f"  derived   {grouped(derived)} bytes  {d}")
+    for record in measured.records:
+        print(f"    {record}")
+    print("exact match" if measured.bytes == derived else f"MISMATCH: {grouped(measured.bytes - derived)} bytes")
+    return 0 if measured.bytes == derived else 1
+
+
+# The sizes --set may override in the config, by the config field each one is read from.
+_SIZE_FIELDS = {"h": "hidden_size", "a": "num_attention_heads", "g": "num_key_value_heads",
+                "f": "intermediate_size"}
