@@ -39,24 +39,140 @@ class HFModel:
     sources: dict[str, str] = field(default_factory=dict)  # switch or size name → config field
 
 
+class Fields:
+    """A config's fields as an architecture table reads them, remembering which field (or the
+    layer's code) gave each switch and size."""
+
+    def __init__(self, document: Mapping[str, Any], layer: str):
+        self.document, self.layer = document, layer
+        self.sources: dict[str, str] = {}
+
+    def size(self, name: str, field_name: str, default: int | None = None) -> int:
+        value = self.document.get(field_name)
+        if value is None:
+            value = default
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise DerivationError(f"config field {field_name} = {value!r}: expected a positive whole number")
+        self.sources[name] = field_name if self.document.get(field_name) is not None else f"{field_name} (default)"
+        return value
+
+    def probability(self, name: str, field_name: str) -> bool:
+        """Whether a dropout is on: its probability, read from the field, is above 0."""
+        value = self.document.get(field_name, 0.0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+            raise DerivationError(f"config field {field_name} = {value!r}: expected a probability in [0, 1)")
+        self.sources[name] = field_name
+        return value > 0
+
+    def choice(self, name: str, field_name: str, table: Mapping[Any, Any], default: Any = None) -> Any:
+        value = self.document.get(field_name, default)
+        if value not in table:
+            raise DerivationError(f"config field {field_name} = {value!r} is not one {self.layer} is "
+                                  f"described with; known: {', '.join(map(str, table))}")
+        self.sources[name] = field_name if field_name in self.document else f"{field_name} (default)"
+        return table[value]
+
+    def refuse(self, field_name: str, unsupported: Any, why: str) -> None:
+        """A field whose value the derivation cannot describe yet is an error, never a guess."""
+        if self.document.get(field_name) == unsupported:
+            raise DerivationError(f"config field {field_name} = {unsupported!r}: {why}")
+
+    def code(self, switches: Mapping[str, Any]) -> dict[str, Any]:
+        """Switches that the layer's code fixes, whatever the config says."""
+        self.sources.update({name: f"{self.layer}'s code" for name in switches})
+        return dict(switches)
+
+
 @dataclass(frozen=True)
 class Architecture:
-    """How one ``model_type`` maps onto the derivation: its fixed switches (what its decoder
-    layer's code does, whatever the config says) and the activations it accepts."""
+    """How one ``model_type`` maps onto the derivation: the transformers class it describes, a
+    reader of its fields, and how its attention output reaches the output projection under flash
+    (a view of flash's output, or a copy when partial rotary's torch.cat lays Q out head-major)."""
 
-    layer: str  # the transformers class whose code this describes
-    switches: dict[str, Any]
-    activations: dict[str, str]  # hidden_act → mlp switch
+    layer: str
+    read: Any  # (Fields) -> (switches, sizes)
+    flash_output: str = "view"
 
 
-# The Llama family's decoder layer: LlamaRMSNorm, unfused rotary embeddings, separate Q/K/V
-# projections, a gated SiLU MLP, no hidden dropout; eager attention runs the softmax in fp32.
-_LLAMA = dict(norm="rmsnorm", norm_impl="hf_llama", rope="unfused", qkv="separate",
-              ffn_hidden="f", hidden_dropout=False)
+def _llama(fields: Fields) -> tuple[dict, dict]:
+    """LlamaRMSNorm, unfused rotary embeddings, separate Q/K/V projections, gated SiLU MLP."""
+    sizes = _sizes(fields, "hidden_size", "num_attention_heads", "num_key_value_heads", "intermediate_size",
+                   "num_hidden_layers")
+    switches = fields.code(dict(norm="rmsnorm", norm_impl="hf_llama", rope="unfused", qkv="separate",
+                                ffn_hidden="f", hidden_dropout=False, block="sequential"))
+    switches["mlp"] = fields.choice("mlp", "hidden_act", {"silu": "swiglu"})
+    switches["attention_dropout"] = fields.probability("attention_dropout", "attention_dropout")
+    return switches, sizes
+
+
+def _gpt2(fields: Fields) -> tuple[dict, dict]:
+    """LayerNorm, one fused QKV projection (Conv1D), no rotary embeddings, a plain MLP."""
+    fields.refuse("add_cross_attention", True, "cross-attention layers are not described yet")
+    h = fields.size("h", "n_embd")
+    a = fields.size("a", "n_head")
+    fields.sources["g"] = "n_head (every head has its own K and V)"
+    sizes = {"h": h, "a": a, "g": a, "f": fields.size("f", "n_inner", 4 * h),
+             "L": fields.size("L", "n_layer"), "v": fields.size("v", "vocab_size")}
+    switches = fields.code(dict(norm="layernorm", norm_impl="fused", rope="none", qkv="fused",
+                                ffn_hidden="f", block="sequential"))
+    switches["mlp"] = fields.choice("mlp", "activation_function", _GELUS, "gelu_new")
+    switches["attention_dropout"] = fields.probability("attention_dropout", "attn_pdrop")
+    switches["hidden_dropout"] = fields.probability("hidden_dropout", "resid_pdrop")
+    switches["softmax_dtype"] = fields.choice("softmax_dtype", "reorder_and_upcast_attn",
+                                              {False: "dtype", True: "fp32"}, False)
+    return switches, sizes
+
+
+def _gpt_neox(fields: Fields) -> tuple[dict, dict]:
+    """LayerNorm, a fused QKV projection, partial rotary embeddings, and by default the parallel
+    residual (both norms read the layer input)."""
+    sizes = _sizes(fields, "hidden_size", "num_attention_heads", None, "intermediate_size", "num_hidden_layers")
+    switches = fields.code(dict(norm="layernorm", norm_impl="fused", rope="unfused", qkv="fused", ffn_hidden="f"))
+    switches["block"] = fields.choice("block", "use_parallel_residual",
+                                      {True: "parallel_residual", False: "sequential"}, True)
+    switches["mlp"] = fields.choice("mlp", "hidden_act", _GELUS, "gelu")
+    switches["attention_dropout"] = fields.probability("attention_dropout", "attention_dropout")
+    switches["hidden_dropout"] = fields.probability("hidden_dropout", "hidden_dropout")
+    fields.refuse("rotary_pct", 0, "no rotary embeddings at all is not described yet")
+    return switches, sizes
+
+
+def _phi(fields: Fields) -> tuple[dict, dict]:
+    """One LayerNorm feeding attention and the MLP in parallel, partial rotary embeddings,
+    separate Q/K/V projections, a plain MLP."""
+    fields.refuse("qk_layernorm", True, "q/k norms are not described yet")
+    sizes = _sizes(fields, "hidden_size", "num_attention_heads", "num_key_value_heads", "intermediate_size",
+                   "num_hidden_layers")
+    switches = fields.code(dict(norm="layernorm", norm_impl="fused", rope="unfused", qkv="separate",
+                                ffn_hidden="f", block="parallel"))
+    switches["mlp"] = fields.choice("mlp", "hidden_act", _GELUS, "gelu_new")
+    switches["attention_dropout"] = fields.probability("attention_dropout", "attention_dropout")
+    switches["hidden_dropout"] = fields.probability("hidden_dropout", "resid_pdrop")
+    return switches, sizes
+
+
+# Activation names transformers uses, and the MLP each is: exact GeLU and torch's tanh GeLU keep
+# only their input; gelu_new is written in Python ops.
+_GELUS = {"gelu": "gelu", "gelu_pytorch_tanh": "gelu", "gelu_new": "gelu_new", "relu": "relu"}
+
+
+def _sizes(fields: Fields, hidden: str, heads: str, kv_heads: str | None, ffn: str, layers: str) -> dict[str, int]:
+    h, a = fields.size("h", hidden), fields.size("a", heads)
+    if kv_heads:
+        g = fields.size("g", kv_heads, a)
+    else:
+        g, fields.sources["g"] = a, f"{heads} (every head has its own K and V)"
+    return {"h": h, "a": a, "g": g, "f": fields.size("f", ffn), "L": fields.size("L", layers),
+            "v": fields.size("v", "vocab_size")}
+
+
 ARCHITECTURES: dict[str, Architecture] = {
-    "llama": Architecture("LlamaDecoderLayer", _LLAMA, {"silu": "swiglu"}),
-    "mistral": Architecture("MistralDecoderLayer", _LLAMA, {"silu": "swiglu"}),
-    "qwen2": Architecture("Qwen2DecoderLayer", _LLAMA, {"silu": "swiglu"}),
+    "llama": Architecture("LlamaDecoderLayer", _llama),
+    "mistral": Architecture("MistralDecoderLayer", _llama),
+    "qwen2": Architecture("Qwen2DecoderLayer", _llama),
+    "gpt2": Architecture("GPT2Block", _gpt2),
+    "gpt_neox": Architecture("GPTNeoXLayer", _gpt_neox, flash_output="copy"),
+    "phi": Architecture("PhiDecoderLayer", _phi, flash_output="copy"),
 }
 
 
@@ -98,53 +214,35 @@ def read_hf_config(config: str | Path | Mapping[str, Any], attn_implementation: 
         raise DerivationError(f"--attn-implementation got {attn_implementation!r}; expected one of: "
                               f"{', '.join(ATTN_IMPLEMENTATIONS)}")
     architecture = ARCHITECTURES[model_type]
-    sources: dict[str, str] = {}
-
-    def size(name: str, field_name: str, default: int | None = None) -> int:
-        value = document.get(field_name, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise DerivationError(f"config field {field_name} = {value!r}: expected a positive whole number")
-        sources[name] = field_name if field_name in document else f"{field_name} (default)"
-        return value
-
-    h = size("h", "hidden_size")
-    a = size("a", "num_attention_heads")
-    sizes = {"h": h, "a": a, "g": size("g", "num_key_value_heads", a), "f": size("f", "intermediate_size"),
-             "L": size("L", "num_hidden_layers"), "v": size("v", "vocab_size")}
+    fields = Fields(document, architecture.layer)
+    switches, sizes = architecture.read(fields)
+    h, a = sizes["h"], sizes["a"]
     if h % a:
-        raise DerivationError(f"config fields hidden_size = {h} and num_attention_heads = {a}: the heads "
-                              "must divide the hidden size")
+        raise DerivationError(f"config: hidden size {h} and {a} heads: the heads must divide the hidden size")
     head_dim = document.get("head_dim")
     if head_dim is not None and head_dim != h // a:
-        raise DerivationError(f"config field head_dim = {head_dim!r} differs from hidden_size / "
-                              f"num_attention_heads = {h // a}; the derivation assumes d = h/a for now")
-    activation = document.get("hidden_act")
-    if activation not in architecture.activations:
-        raise DerivationError(f"config field hidden_act = {activation!r} is not one {architecture.layer} "
-                              f"is described with; known: {', '.join(architecture.activations)}")
+        raise DerivationError(f"config field head_dim = {head_dim!r} differs from the hidden size / heads "
+                              f"= {h // a}; the derivation assumes d = h/a for now")
     dtype_field = "dtype" if "dtype" in document else "torch_dtype"
-    dtype = document.get(dtype_field, "float32")
-    if dtype not in DTYPES:
-        raise DerivationError(f"config field {dtype_field} = {dtype!r}: expected one of {', '.join(DTYPES)}")
-    dropout = document.get("attention_dropout", 0.0)
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise DerivationError(f"config field attention_dropout = {dropout!r}: expected a probability in [0, 1)")
-
-    switches = dict(architecture.switches)
-    switches.update(mlp=architecture.activations[activation], dtype=DTYPES[dtype], platform=platform,
-                    kv_heads="g" if sizes["g"] != a else "a", attention_dropout=dropout > 0,
-                    **_attention(attn_implementation, platform, dropout > 0))
-    sources.update(mlp="hidden_act", dtype=dtype_field if dtype_field in document else "torch_dtype (default float32)",
-                   kv_heads="num_key_value_heads", attention_dropout="attention_dropout",
-                   attention="--attn-implementation" + (" and attention_dropout" if attn_implementation == "sdpa" else ""),
-                   platform="--platform")
-    sources.update({name: f"{architecture.layer}'s code" for name in architecture.switches})
-    return HFModel(model_type, switches, sizes, sources)
+    dtype = fields.choice("dtype", dtype_field, DTYPES, "float32")
+    if attn_implementation == "eager":
+        switches.setdefault("softmax_dtype", "fp32")  # transformers' eager attention upcasts the softmax
+    else:
+        switches.pop("softmax_dtype", None)  # SDPA kernels keep no softmax of their own dtype
+    switches.update(dtype=dtype, platform=platform, kv_heads="g" if sizes["g"] != a else "a",
+                    **_attention(attn_implementation, platform, switches["attention_dropout"], architecture))
+    fields.sources.update(kv_heads=fields.sources.get("g", "num_key_value_heads"), platform="--platform",
+                          **{name: "--attn-implementation" for name in ("attention", "softmax_dtype",
+                                                                         "qkv_layout", "attention_output")
+                             if name not in fields.sources})
+    return HFModel(model_type, switches, sizes, fields.sources)
 
 
-def _attention(implementation: str, platform: str, dropout: bool) -> dict[str, Any]:
+def _attention(implementation: str, platform: str, dropout: bool, architecture: Architecture) -> dict[str, Any]:
+    """The kernel transformers and torch run. Eager attention's torch.matmul copies the strided
+    Q, K, V it reads (at b ≥ 2; give --qkv-layout views for b = 1)."""
     if implementation == "eager":
-        return {"attention": "eager", "softmax_dtype": "fp32"}
+        return {"attention": "eager", "qkv_layout": "copies"}
     if implementation == "sdpa" and dropout and platform == "cpu":
         return {"attention": "sdpa_math"}  # torch's CPU flash kernel has no dropout
-    return {"attention": "flash"}
+    return {"attention": "flash", "attention_output": architecture.flash_output}

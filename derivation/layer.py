@@ -167,6 +167,10 @@ QKV_STORAGE = dispatch("qkv", {
     "separate": lambda: None,
 })
 
+# Whether eager attention's torch.matmul copies the strided Q, K and V it reads (b ≥ 2), so that no
+# view of the projection output is kept.
+MATMUL_COPIES = dispatch("qkv_layout", {"views": False, "copies": True})
+
 # Whether rotary embeddings make new Q and K tensors: q*cos + rotate_half(q)*sin does; a fused
 # rotary kernel keeps nothing.
 ROPE_COPIES = dispatch("rope", {"none": False, "unfused": True, "fused": False})
@@ -175,6 +179,8 @@ ROPE_COPIES = dispatch("rope", {"none": False, "unfused": True, "fused": False})
 def _qkv(v: Variant, p: Precision) -> list[Tensor]:
     """Q, K and V as the attention kernel reads them, and the storage they live in."""
     fused = QKV_STORAGE[v.qkv]()
+    if MATMUL_COPIES[v.qkv_layout]:
+        fused = None  # every Q, K, V the kernel reads is its own copy: no view keeps the buffer
     repeat = v.kv_heads != a and v.attention == "eager"  # eager GQA repeats K and V to a heads (repeat_kv)
     rotated = ROPE_COPIES[v.rope]
     flash = v.attention == "flash"
@@ -317,6 +323,22 @@ def _gelu(p: Precision) -> list[Tensor]:
     ]
 
 
+def _gelu_new(p: Precision) -> list[Tensor]:
+    """0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) in Python ops: each multiply and the tanh keep
+    an f-wide tensor."""
+    source = "Hugging Face gelu_new (NewGELUActivation), written in elementwise ops"
+    return [
+        Tensor("mlp/gelu_input", "s b f", p.act, split=f, source=f"{source}: x.pow(3) saves x", why="backward of x³"),
+        Tensor("mlp/gelu_tanh_output", "s b f", p.act, split=f, source=f"{source}: tanh saves its output", why="tanh backward"),
+        Tensor("mlp/gelu_half_input", "s b f", p.act, split=f, source=f"{source}: (0.5·x) · (1 + tanh) saves each operand",
+               why="gradient of (1 + tanh)"),
+        Tensor("mlp/gelu_one_plus_tanh", "s b f", p.act, split=f, source=f"{source}: (0.5·x) · (1 + tanh) saves each operand",
+               why="gradient of 0.5·x"),
+        Tensor("mlp/fc2_input", "s b f", p.act, split=f, source=f"{source}: its output, input of the second linear",
+               why="weight gradient of the second linear"),
+    ]
+
+
 def _relu(p: Precision) -> list[Tensor]:
     return [Tensor("mlp/relu_output", "s b f", p.act, split=f, source="ReLU saves its output, which is also the second linear's input",
                    why="ReLU backward and the weight gradient of the second linear (one storage)")]
@@ -338,15 +360,35 @@ def _swiglu_fused(p: Precision) -> list[Tensor]:
     ]
 
 
-MLP = dispatch("mlp", {"gelu": _gelu, "relu": _relu, "swiglu": _swiglu, "swiglu_fused": _swiglu_fused})
+MLP = dispatch("mlp", {"gelu": _gelu, "gelu_new": _gelu_new, "relu": _relu, "swiglu": _swiglu,
+                       "swiglu_fused": _swiglu_fused})
 
 
 # --- the layer -----------------------------------------------------------------------------------
 
 def layer_tensors(v: Variant) -> list[Tensor]:
     """All declarations of one layer, in forward order, before substitution of f and g."""
-    p = precision(v)
+    return BLOCK[v.block](v, precision(v))
+
+
+def _sequential(v: Variant, p: Precision) -> list[Tensor]:
     return norm(v, p, 1) + attention(v, p) + norm(v, p, 2) + mlp(v, p)
+
+
+def _parallel(v: Variant, p: Precision) -> list[Tensor]:
+    """One norm feeds both branches: no second norm, and the MLP's first linear reads the same
+    tensor as the Q, K and V projections (attention/qkv_input), so it keeps nothing of its own."""
+    return norm(v, p, 1) + attention(v, p) + [t for t in mlp(v, p) if t.name != "mlp/fc1_input"]
+
+
+def _parallel_residual(v: Variant, p: Precision) -> list[Tensor]:
+    """Both norms read the layer input: the second norm's saved input is the first's storage."""
+    return (norm(v, p, 1) + attention(v, p) + [t for t in norm(v, p, 2) if t.name != "norm/ln2_input"]
+            + mlp(v, p))
+
+
+BLOCK = dispatch("block", {"sequential": _sequential, "parallel": _parallel,
+                           "parallel_residual": _parallel_residual})
 
 
 def layer_input(v: Variant) -> Tensor:

@@ -197,14 +197,32 @@ DECLARED: tuple[Switch, ...] = (
         "fused": "one QKV projection; Q, K and V are views that keep its whole output alive",
         "separate": "three projections, each with its own output",
     }),
+    choice("qkv_layout", "attention", "views: Q, K, V are read as views of their projection output; copies: eager torch.matmul copies them (b ≥ 2)", {
+        "views": "Q, K and V are read as views of the projection output, so a fused output stays "
+                 "alive whole (Megatron; torch.matmul at b = 1)",
+        "copies": "eager attention's torch.matmul copies strided Q, K and V into batched matrices, "
+                  "so no view of the projection output is kept (Hugging Face eager attention, b ≥ 2)",
+    }, needs=(
+        Need("copies", "attention", is_="eager", example="eager",
+             message="qkv_layout = 'copies' describes eager attention's torch.matmul; flash and SDPA "
+                     "kernels read Q, K and V as they are (use attention = 'eager')"),)),
     choice("rope", "attention", "rotary embeddings: unfused ops create rotated copies of Q and K", {
         "none": "no rotary embeddings",
         "unfused": "x*cos + rotate_half(x)*sin: new rotated Q and K tensors (Hugging Face)",
         "fused": "a fused rotary kernel that keeps nothing (Megatron, Transformer Engine)",
     }),
     # MLP and norms
-    choice("mlp", "mlp and norms", "gelu, relu, swiglu (separate gate and up projections), swiglu_fused (Megatron kernel)", {
-        "gelu": "h → f → h with GeLU: keeps the GeLU input and output",
+    choice("block", "mlp and norms", "sequential, parallel (one norm feeds attention and MLP), or parallel_residual (two norms read the layer input)", {
+        "sequential": "norm → attention → residual, then norm → MLP → residual (GPT, Llama)",
+        "parallel": "one norm feeds both attention and the MLP, whose outputs are added (GPT-J, "
+                    "Phi, Falcon): no second norm, one shared input for every first linear",
+        "parallel_residual": "two norms, both reading the layer input (GPT-NeoX's "
+                             "use_parallel_residual): the second norm's input is the first's",
+    }),
+    choice("mlp", "mlp and norms", "gelu, gelu_new (Python tanh GeLU), relu, swiglu (separate gate and up projections), swiglu_fused (Megatron kernel)", {
+        "gelu": "h → f → h with GeLU (exact, or a fused tanh kernel): keeps the GeLU input and output",
+        "gelu_new": "h → f → h with the tanh GeLU written in Python ops (Hugging Face gelu_new): "
+                    "keeps four f-wide intermediates and the output",
         "relu": "h → f → h with ReLU: keeps one f-wide tensor",
         "swiglu": "silu(gate) * up with separate gate and up projections",
         "swiglu_fused": "Megatron's fused SwiGLU kernel: keeps its 2f-wide input",

@@ -69,6 +69,12 @@ def values_for(d, drawn: dict) -> dict:
         d.check_values(values)
     except DerivationError:
         reject()  # e.g. one key/value head split over t ranks: no whole axis exists
+    if d.variant.convention == "megatron" and d.variant.interleave is not None:
+        try:  # Megatron's fractional interleave factor on per-micro-batch terms: refused sizes
+            d.evaluate(**values)
+        except DerivationError as error:
+            assert "not a whole number" in str(error)
+            reject()
     return values
 
 

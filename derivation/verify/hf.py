@@ -40,17 +40,20 @@ class DecoderLayer(torch.nn.Module):
 
     def __init__(self, model: Any, s: int, b: int, dtype: torch.dtype):
         super().__init__()
-        self.layer = model.layers[0]
+        layers = model.layers if hasattr(model, "layers") else model.h  # GPT-2 calls them h
+        self.layer = layers[0]
+        self.dtype = dtype
         positions = torch.arange(s)[None].expand(b, s)
-        probe = torch.empty(b, s, model.config.hidden_size, dtype=dtype)
-        cos, sin = model.rotary_emb(probe, positions)
-        self.register_buffer("cos", cos, persistent=False)  # shared by every layer: not this layer's
-        self.register_buffer("sin", sin, persistent=False)
         self.register_buffer("positions", positions, persistent=False)
+        self.rotary = hasattr(model, "rotary_emb")
+        if self.rotary:  # shared by every layer: buffers, so not counted as this layer's
+            cos, sin = model.rotary_emb(torch.empty(b, s, model.config.hidden_size, dtype=dtype), positions)
+            self.register_buffer("cos", cos, persistent=False)
+            self.register_buffer("sin", sin, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.layer(x, attention_mask=None, position_ids=self.positions,
-                         position_embeddings=(self.cos, self.sin))
+        more = {"position_embeddings": (self.cos, self.sin)} if self.rotary else {}
+        out = self.layer(x, attention_mask=None, position_ids=self.positions, **more)
         return out[0] if isinstance(out, tuple) else out
 
 
@@ -75,5 +78,9 @@ def measure_hf(config: Mapping[str, Any], sizes: Mapping[str, int], attn_impleme
     torch.manual_seed(seed)
     s, b = int(sizes["s"]), int(sizes["b"])
     layer = build_hf_layer(config, s, b, attn_implementation)
-    x = torch.randn(b, s, config["hidden_size"], dtype=layer.cos.dtype, requires_grad=True)
+    x = torch.randn(b, s, _hidden(config), dtype=layer.dtype, requires_grad=True)
     return measure(layer, x)
+
+
+def _hidden(config: Mapping[str, Any]) -> int:
+    return int(config.get("hidden_size") or config["n_embd"])

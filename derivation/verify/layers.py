@@ -267,7 +267,7 @@ class MLP(nn.Module):
 
     def __init__(self, kind: str, z: Sizes, dtype: torch.dtype):
         super().__init__()
-        if kind not in ("gelu", "relu", "swiglu", "swiglu_fused"):
+        if kind not in ("gelu", "gelu_new", "relu", "swiglu", "swiglu_fused"):
             raise DerivationError(f"switch 'mlp' got {kind!r}")
         self.kind = kind
         if kind == "swiglu":
@@ -283,13 +283,16 @@ class MLP(nn.Module):
         y = self.fc1(x)  # [s, b, f] or [s, b, 2f]
         if self.kind == "gelu":
             return self.fc2(F.gelu(y))
+        if self.kind == "gelu_new":  # Hugging Face's NewGELUActivation, in elementwise ops
+            return self.fc2(0.5 * y * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (y + 0.044715 * torch.pow(y, 3.0)))))
         if self.kind == "relu":
             return self.fc2(F.relu(y))
         return self.fc2(FusedSwiGLU.apply(y))
 
 
 class TransformerLayer(nn.Module):
-    """Pre-norm layer: x + drop(attn(norm1(x))), then + drop(mlp(norm2(·)))."""
+    """Pre-norm layer: x + drop(attn(norm1(x))), then + drop(mlp(norm2(·))); or, for a parallel
+    block, x + drop(attn(norm1(x))) + drop(mlp(norm1(x) or norm2(x)))."""
 
     def __init__(self, variant: Any, sizes: Mapping[str, int]):
         super().__init__()
@@ -308,8 +311,17 @@ class TransformerLayer(nn.Module):
         self.attention = Attention(variant, z, self.dtype)
         self.norm2 = Norm(norm, impl, z.h, self.dtype)
         self.mlp = MLP(variant.mlp, z, self.dtype)
+        self.block = variant.block
+
+    def _drop(self, y):
+        return dropout(y, self.mask_bytes) if self.hidden_dropout else y
 
     def forward(self, x):  # x: [s, b, h]
+        if self.block == "parallel":  # one norm feeds both branches
+            y = self.norm1(x)
+            return x + self._drop(self.attention(y)) + self._drop(self.mlp(y))
+        if self.block == "parallel_residual":  # both norms read the layer input
+            return x + self._drop(self.attention(self.norm1(x))) + self._drop(self.mlp(self.norm2(x)))
         y = self.attention(self.norm1(x))
         x = x + (dropout(y, self.mask_bytes) if self.hidden_dropout else y)
         y = self.mlp(self.norm2(x))

@@ -27,13 +27,29 @@ from derivation.verify.hf import measure_hf  # noqa: E402
 
 SIZES = [dict(s=64, b=2, h=128, a=8), dict(s=96, b=3, h=192, a=12)]
 FAMILY = ["llama", "mistral", "qwen2"]
+ARCHITECTURES = [*FAMILY, "gpt2", "gpt_neox", "phi"]
+GROUPED = {*FAMILY, "phi"}  # the architectures with grouped-query attention
 
 
 def config(model_type="llama", z=SIZES[0], dtype="bfloat16", dropout=0.0, gqa=True, **more):
+    """A small config.json of each architecture, as its own field names write it."""
+    f = 3 * z["h"] - 32
+    if model_type == "gpt2":
+        fields = {"model_type": "gpt2", "n_embd": z["h"], "n_head": z["a"], "n_layer": 1, "vocab_size": 64,
+                  "n_inner": f, "attn_pdrop": dropout, "resid_pdrop": dropout, "embd_pdrop": dropout,
+                  "torch_dtype": dtype}
+        return {**fields, **more}
     fields = {"model_type": model_type, "hidden_size": z["h"], "num_attention_heads": z["a"],
-              "num_key_value_heads": z["a"] // 4 if gqa else z["a"], "intermediate_size": 3 * z["h"] - 32,
-              "num_hidden_layers": 1, "vocab_size": 64, "hidden_act": "silu", "torch_dtype": dtype,
+              "intermediate_size": f, "num_hidden_layers": 1, "vocab_size": 64, "torch_dtype": dtype,
               "attention_dropout": dropout}
+    if model_type in GROUPED:
+        fields["num_key_value_heads"] = z["a"] // 4 if gqa else z["a"]
+    if model_type in FAMILY:
+        fields["hidden_act"] = "silu"
+    if model_type == "gpt_neox":
+        fields.update(hidden_dropout=dropout, rotary_pct=0.25)
+    if model_type == "phi":
+        fields.update(resid_pdrop=dropout, embd_pdrop=dropout, partial_rotary_factor=0.5)
     return {**fields, **more}
 
 
@@ -43,7 +59,8 @@ def derived(fields, implementation, z):
     return d, d.evaluate(**d.relevant({**model.sizes, **z}))
 
 
-CASES = list(itertools.product(FAMILY, ["eager", "sdpa"], ["bfloat16", "float32"], [0.0, 0.1], [False, True], [0, 1]))
+CASES = [case for case in itertools.product(ARCHITECTURES, ["eager", "sdpa"], ["bfloat16", "float32"], [0.0, 0.1],
+                                            [False, True], [0, 1]) if case[4] is False or case[0] in GROUPED]
 
 
 @pytest.mark.parametrize("model_type, implementation, dtype, dropout, gqa, size", CASES,
@@ -65,17 +82,32 @@ def test_the_real_layer_keeps_exactly_what_the_config_derives(model_type, implem
 # its input (2sbh) and four f-wide tensors: gate, silu(gate), up, their product (8sbf).
 
 HAND = {
-    ("sdpa", 0.0): s * b * h * 20 + 4 * s * b * h * g / a + 4 * a * s * b + 8 * s * b * f,
-    ("eager", 0.0): s * b * h * 24 + 6 * a * s**2 * b + 8 * s * b * f,
-    ("eager", 0.1): s * b * h * 24 + 8 * a * s**2 * b + 8 * s * b * f,
-    ("sdpa", 0.1): s * b * h * 30 + 12 * a * s**2 * b + 8 * s * b * f,
+    ("llama", "sdpa", 0.0): s * b * h * 20 + 4 * s * b * h * g / a + 4 * a * s * b + 8 * s * b * f,
+    ("llama", "eager", 0.0): s * b * h * 24 + 6 * a * s**2 * b + 8 * s * b * f,
+    ("llama", "eager", 0.1): s * b * h * 24 + 8 * a * s**2 * b + 8 * s * b * f,
+    ("llama", "sdpa", 0.1): s * b * h * 30 + 12 * a * s**2 * b + 8 * s * b * f,
+    # GPT-2: LayerNorm inputs (4sbh), the c_attn input (2sbh), Q, K and V copied by torch.matmul
+    # (6sbh), the c_proj and c_fc inputs (4sbh); the softmax in bf16, read by probs·V too (2as²b);
+    # gelu_new's four intermediates and its output (10sbf). Dropout adds the bf16 attention mask
+    # and output (4as²b) and two bf16 residual masks (4sbh).
+    ("gpt2", "eager", 0.0): s * b * h * 16 + 2 * a * s**2 * b + 10 * s * b * f,
+    ("gpt2", "eager", 0.1): s * b * h * 20 + 6 * a * s**2 * b + 10 * s * b * f,
+    # GPT-NeoX: both LayerNorms read the layer input (2sbh once); the fused QKV input, rotated Q
+    # and K, V copied, output projection and first linear inputs (10sbh); fp32 softmax and its bf16
+    # cast (6as²b); exact GeLU keeps its input and output (4sbf).
+    ("gpt_neox", "eager", 0.0): s * b * h * 14 + 6 * a * s**2 * b + 4 * s * b * f,
+    # Phi: one LayerNorm (2sbh) whose output every first linear reads (2sbh); rotated Q, and K and V
+    # repeated from g to a heads by repeat_kv, the output projection input (8sbh); fp32 softmax and
+    # its cast (6as²b); gelu_new (10sbf). Under SDPA's flash kernel K and V stay at g heads.
+    ("phi", "eager", 0.0): s * b * h * 12 + 6 * a * s**2 * b + 10 * s * b * f,
+    ("phi", "sdpa", 0.0): s * b * h * 8 + 4 * s * b * h * g / a + 4 * a * s * b + 2 * s * b * h + 10 * s * b * f,
 }
 
 
-@pytest.mark.parametrize("implementation, dropout", HAND, ids=[f"{i}-dropout{p}" for i, p in HAND])
-def test_the_llama_layers_closed_form_on_cpu_in_bf16(implementation, dropout):
-    d, _ = derived(config(dropout=dropout), implementation, SIZES[0])
-    assert sympy.expand(d.total - HAND[implementation, dropout]) == 0
+@pytest.mark.parametrize("model_type, implementation, dropout", HAND, ids=["-".join(map(str, k)) for k in HAND])
+def test_closed_forms_of_real_layers_on_cpu_in_bf16(model_type, implementation, dropout):
+    d, _ = derived(config(model_type, dropout=dropout), implementation, SIZES[0])
+    assert sympy.expand(d.total - HAND[model_type, implementation, dropout]) == 0
 
 
 def test_llama_rmsnorm_is_6sbh_not_the_8sbh_of_a_norm_kept_in_fp32():
