@@ -27,6 +27,9 @@ from .errors import DerivationError
 ATTN_IMPLEMENTATIONS = ("eager", "sdpa", "flash_attention_2")
 DTYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
 MAX_CONFIG_BYTES = 1 << 20  # a config.json is a few kB; refuse anything that is not one
+SHIPPED: dict[str, Path] = {path.stem: path for path in sorted((Path(__file__).parent / "models").glob("*.json"))}
+"""The config.json files that ship with the package (their public sizes), by model name: they
+work offline as ``--model NAME`` or ``--hf-config NAME``."""
 
 
 @dataclass(frozen=True)
@@ -177,7 +180,10 @@ ARCHITECTURES: dict[str, Architecture] = {
 
 
 def load_hf_config(path: str | Path) -> dict[str, Any]:
-    """The JSON object of a ``config.json`` (or of the one in a folder), or a one-line error."""
+    """The JSON object of a ``config.json`` (or of the one in a folder, or a shipped model's by
+    name), or a one-line error."""
+    if str(path) in SHIPPED and not Path(path).exists():
+        path = SHIPPED[str(path)]
     path = Path(path)
     if path.is_dir():
         path = path / "config.json"

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import sympy
 
-from derivation import derive, notation
+from derivation import compare, derive, notation
+from derivation.hf import ARCHITECTURES, SHIPPED, read_hf_config
 from derivation.presets import LAYER_PRESETS, MODEL_PRESETS
 from derivation.output import write_atomic
 from derivation.render.units import grouped, human
@@ -272,6 +273,47 @@ def cli_page() -> str:
     return "\n".join(out) + "\n"
 
 
+# --- real models ---------------------------------------------------------------------------------
+
+REAL_SIZES = {"s": 4096, "b": 1}
+
+
+def real_models_page() -> str:
+    """Each shipped config.json: its layer as transformers writes it, under SDPA and eager."""
+    out = [HEADER, "# Real models\n",
+           "Each row reads a real model's public `config.json` (shipped with the package: "
+           "`--model NAME` or `--hf-config NAME`) into switches and sizes, and derives one decoder "
+           "layer as transformers' own code runs it on a GPU (`--platform cuda`), in the config's "
+           "dtype. Per layer, in bytes, at " + ", ".join(f"${k} = {v}$" for k, v in REAL_SIZES.items()) +
+           ". `tests/verify/test_hf.py` measures each architecture's real layer (random weights, "
+           "CPU, `--platform cpu`) against the same derivation, storage by storage, in "
+           "eager and SDPA, bf16 and fp32, with and without dropout, at two sizes: every case is "
+           "exact.\n",
+           "| model | layer | SDPA | bytes | eager | bytes |", "|---|---|---|---|---|---|"]
+    for name in SHIPPED:
+        row = [f"`{name}`"]
+        for implementation in ("sdpa", "eager"):
+            model = read_hf_config(name, implementation)
+            d = derive(**model.switches)
+            total = d.evaluate(**d.relevant({**model.sizes, **REAL_SIZES}))
+            if implementation == "sdpa":
+                row.append(f"`{ARCHITECTURES[model.model_type].layer}`, {model.switches['dtype']}")
+            row += [mp(d.total), human(total)]
+        out.append("| " + " | ".join(row) + " |")
+    out += ["", "## What each architecture keeps beyond the paper's layer\n",
+            "Under SDPA, against the paper's GPT layer (`derivation compare`), by tensor.\n"]
+    examples = {read_hf_config(name).model_type: name for name in reversed(SHIPPED)}
+    for model_type, architecture in ARCHITECTURES.items():
+        if model_type not in examples:
+            continue
+        result = compare("megatron", read_hf_config(examples[model_type]).switches)
+        gained = ", ".join(f"`{t.name}`" for t in result.only_in_b) or "nothing"
+        lost = ", ".join(f"`{t.name}`" for t in result.only_in_a) or "nothing"
+        out.append(f"- `{model_type}` ({architecture.layer}, e.g. `{examples[model_type]}`): keeps "
+                   f"{gained}; does not keep {lost}.")
+    return "\n".join(out) + "\n"
+
+
 # --- other calculators ---------------------------------------------------------------------------
 
 def comparison_page() -> str:
@@ -370,6 +412,7 @@ PAGES = {
     "cli.md": cli_page,
     "comparison.md": comparison_page,
     "json.md": lambda: HEADER + schema_page(),
+    "real-models.md": real_models_page,
 }
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..config import read_config, read_config_values
 from ..errors import DerivationError
-from ..hf import ATTN_IMPLEMENTATIONS, ARCHITECTURES, HFModel, read_hf_config
+from ..hf import ATTN_IMPLEMENTATIONS, ARCHITECTURES, SHIPPED, HFModel, read_hf_config
 from ..pipeline import derive
 from ..presets import MODEL_PRESETS, LAYER_PRESETS, model_preset
 from ..result import Derivation
@@ -28,7 +28,8 @@ def add_switches(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--preset", metavar="NAME", help=f"layer preset: {', '.join(LAYER_PRESETS)}")
     group.add_argument("--config", metavar="FILE.toml", help="variant file: switches, and sizes under [values]")
     group.add_argument("--model", metavar="NAME",
-                       help=f"model preset, fills sizes and layout: {', '.join(MODEL_PRESETS)}")
+                       help=f"model preset, fills sizes and layout: {', '.join(MODEL_PRESETS)}; or a "
+                            f"real model from its shipped config.json: {', '.join(SHIPPED)}")
     group.add_argument("--hf-config", dest="hf_config", metavar="PATH",
                        help="a Hugging Face config.json (or its folder): the layer's switches and sizes "
                             f"(model_type: {', '.join(ARCHITECTURES)})")
@@ -93,7 +94,7 @@ def derivation_of(args: argparse.Namespace, preset: str | None = None) -> Deriva
         switches.update(hf.switches)
     model = getattr(args, "model", None)
     scope = getattr(args, "scope", None) or "layer"
-    if model:
+    if model and model not in SHIPPED:
         switches.update(model_preset(model).switches(scope, layer=preset is None))
     if getattr(args, "config", None):
         switches.update(read_config(args.config))
@@ -107,7 +108,7 @@ def values_of(args: argparse.Namespace) -> dict[str, Any]:
     hf = hf_model_of(args)
     if hf is not None:
         values.update(hf.sizes)
-    if getattr(args, "model", None):
+    if getattr(args, "model", None) and args.model not in SHIPPED:
         values.update(model_preset(args.model).values)
     if getattr(args, "config", None):
         for name, value in read_config_values(args.config).items():
@@ -122,9 +123,13 @@ def values_of(args: argparse.Namespace) -> dict[str, Any]:
 def hf_model_of(args: argparse.Namespace) -> HFModel | None:
     """The model a ``--hf-config`` names (``--attn-implementation`` and ``--platform`` choose its
     kernels), or None."""
-    if getattr(args, "attn_implementation", None) and not getattr(args, "hf_config", None):
+    if getattr(args, "attn_implementation", None) and not getattr(args, "hf_config", None) \
+            and getattr(args, "model", None) not in SHIPPED:
         raise DerivationError("--attn-implementation applies to --hf-config: add --hf-config PATH, or "
                               "choose the kernel with --attention")
-    if not getattr(args, "hf_config", None):
+    path = getattr(args, "hf_config", None) or (args.model if getattr(args, "model", None) in SHIPPED else None)
+    if path and getattr(args, "hf_config", None) and getattr(args, "model", None):
+        raise DerivationError("give either --model or --hf-config, not both")
+    if not path:
         return None
-    return read_hf_config(args.hf_config, args.attn_implementation or "sdpa", getattr(args, "platform", None) or "cuda")
+    return read_hf_config(path, args.attn_implementation or "sdpa", getattr(args, "platform", None) or "cuda")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
+from ..hf import ARCHITECTURES, SHIPPED, read_hf_config
 from ..presets import LAYER_PRESETS, MODEL_PRESETS
 
 
@@ -26,5 +27,11 @@ def run(args) -> int:
         sizes = " ".join(f"{k}={v}" for k, v in model.values.items())
         print(f"  {model.name}  (layer preset: {model.layer})")
         print(textwrap.indent(textwrap.fill(model.doc, 90), "      "))
+        print(f"      {sizes}\n")
+    print("real models, from their shipped config.json (--model NAME; --attn-implementation picks the kernel)\n")
+    for name in SHIPPED:
+        model = read_hf_config(name)
+        sizes = " ".join(f"{k}={v}" for k, v in model.sizes.items())
+        print(f"  {name}  ({ARCHITECTURES[model.model_type].layer}, {model.switches['dtype']})")
         print(f"      {sizes}\n")
     return 0
