@@ -1,0 +1,88 @@
+"""Reading a Hugging Face config.json needs neither torch nor transformers: it is plain JSON.
+
+What the reader gives for each architecture, the shipped real models, and every error case (each
+one error line and exit 2; each also has a row on the bad-input page's generator's inputs)."""
+
+import json
+
+import pytest
+import sympy
+
+from derivation import DerivationError, derive
+from derivation.cli import main
+from derivation.hf import ARCHITECTURES, SHIPPED, read_hf_config
+from derivation.symbols import a, b, f, g, h, s
+
+
+def config(**more):
+    fields = {"model_type": "llama", "hidden_size": 128, "num_attention_heads": 8, "num_key_value_heads": 2,
+              "intermediate_size": 352, "num_hidden_layers": 1, "vocab_size": 64, "hidden_act": "silu",
+              "torch_dtype": "bfloat16", "attention_dropout": 0.0}
+    return {**fields, **more}
+
+
+def run(capsys, *argv):
+    code = main([str(x) for x in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_every_shipped_model_reads_and_derives():
+    assert set(SHIPPED) >= {"gpt2", "gpt2-xl", "llama-3.1-8b", "llama-3.1-70b", "mistral-7b", "qwen2.5-7b"}
+    for name in SHIPPED:
+        for implementation in ("eager", "sdpa", "flash_attention_2"):
+            model = read_hf_config(name, implementation)
+            assert model.model_type in ARCHITECTURES and set(model.sources) >= set(model.switches)
+            d = derive(**model.switches)
+            assert d.evaluate(**d.relevant({**model.sizes, "s": 4096, "b": 2})) > 0
+
+
+def test_llama_3_1_8b_from_its_config_is_the_hand_derived_layer(capsys):
+    code, out, _ = run(capsys, "evaluate", "--model", "llama-3.1-8b", "--set", "s=4096", "--set", "b=2", "--json")
+    expected = s * b * h * 20 + 4 * s * b * h * g / a + 4 * a * s * b + 8 * s * b * f  # flash (SDPA on a GPU)
+    sizes = {s: 4096, b: 2, h: 4096, a: 32, g: 8, f: 14336}
+    assert code == 0 and json.loads(out)["bytes"] == expected.subs(sizes)
+    assert sympy.expand(derive(**read_hf_config("llama-3.1-8b").switches).total - expected) == 0
+
+
+def test_an_explicit_switch_overrides_what_the_config_says(capsys):
+    code, out, _ = run(capsys, "formula", "--model", "gpt2", "--dtype", "bf16", "--attn-implementation", "eager",
+                       "--qkv-layout", "views")
+    assert code == 0 and out.strip() == derive(**{**read_hf_config("gpt2", "eager").switches, "dtype": "bf16",
+                                                   "qkv_layout": "views"}).__str__()
+
+
+def test_model_and_hf_config_together_are_refused(capsys, tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps(config()), encoding="utf-8")
+    code, _, err = run(capsys, "formula", "--model", "gpt2", "--hf-config", tmp_path)
+    assert code == 2 and "either --model or --hf-config" in err
+
+
+BAD = [
+    ({"model_type": "gpt5"}, "model_type = 'gpt5'"),
+    ({"head_dim": 64}, "head_dim = 64"),
+    ({"hidden_act": "gelu"}, "hidden_act = 'gelu'"),
+    ({"torch_dtype": "float8"}, "torch_dtype = 'float8'"),
+    ({"hidden_size": 0}, "hidden_size = 0"),
+    ({"hidden_size": 100}, "must divide the hidden size"),
+    ({"attention_dropout": 1.5}, "attention_dropout = 1.5"),
+]
+
+
+@pytest.mark.parametrize("change, message", BAD, ids=[m for _, m in BAD])
+def test_a_config_the_derivation_cannot_describe_is_one_error_line(capsys, tmp_path, change, message):
+    (tmp_path / "config.json").write_text(json.dumps({**config(), **change}), encoding="utf-8")
+    code, out, err = run(capsys, "formula", "--hf-config", tmp_path)
+    assert code == 2 and out == "" and err.startswith("error: ") and message in err and err.count("\n") == 1
+    with pytest.raises(DerivationError, match=message.replace("(", r"\(")):
+        read_hf_config({**config(), **change})
+
+
+def test_missing_and_broken_config_files_are_one_error_line(capsys, tmp_path):
+    code, _, err = run(capsys, "formula", "--hf-config", tmp_path / "nowhere")
+    assert code == 2 and "is not a config.json file" in err
+    (tmp_path / "config.json").write_text("{not json", encoding="utf-8")
+    code, _, err = run(capsys, "formula", "--hf-config", tmp_path)
+    assert code == 2 and "is not valid JSON" in err
+    code, _, err = run(capsys, "formula", "--attn-implementation", "eager")
+    assert code == 2 and "applies to --hf-config" in err
