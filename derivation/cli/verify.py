@@ -7,7 +7,14 @@ from ..hf import load_hf_config
 from ..render.units import grouped
 from .options import add_switches, add_values, derivation_of, hf_model_of, values_of
 
-SMALL = {"s": 24, "b": 2, "h": 64, "a": 4, "f": 160, "g": 2}  # as ≠ h: no two kinds of tensor share a size
+SMALL = {"s": 32, "b": 2, "h": 96, "a": 4, "f": 160, "g": 2}  # as ≠ h, and 8h/3 is whole
+
+
+def default_sizes(d) -> dict:
+    """SMALL, at b = 1 where the variant reads Q, K and V as views in eager attention: the
+    reference layer's torch.matmul views them only at b = 1 (at b ≥ 2 it copies them)."""
+    views = d.variant.attention == "eager" and d.variant.qkv_layout == "views"
+    return {**SMALL, "b": 1} if views else dict(SMALL)
 
 
 def add_parser(subparsers) -> None:
@@ -16,7 +23,8 @@ def add_parser(subparsers) -> None:
         description="Build the reference PyTorch layer for the switches, record every tensor "
                     "autograd saves for backward (one count per storage, parameters excluded), "
                     "and match it with the declared tensors. Exit 0 on an exact match, 1 otherwise. "
-                    f"Default sizes: {' '.join(f'{k}={v}' for k, v in SMALL.items())}; "
+                    f"Default sizes: {' '.join(f'{k}={v}' for k, v in SMALL.items())} (b=1 for eager "
+                    "attention with qkv_layout=views, which torch.matmul realises only at b=1); "
                     "--fake measures under FakeTensorMode (GPT-3 sizes in seconds). With --hf-config, "
                     "the real transformers decoder layer is built from the config (random weights, "
                     "needs transformers) and measured at its sizes, with s and b from --set.")
@@ -34,7 +42,7 @@ def run(args) -> int:
     except ImportError:
         raise DerivationError("verify needs PyTorch: pip install torch (the CPU build is enough)") from None
     d = derivation_of(args)
-    values = {**SMALL, **values_of(args)}
+    values = {**default_sizes(d), **values_of(args)}
     report = verify(d, d.relevant(values) | {k: values[k] for k in ("s", "b", "h", "a", "f", "g")},
                     fake=args.fake)
     print(report)

@@ -17,6 +17,7 @@ from itertools import combinations
 from typing import Any, Mapping
 
 from ..result import Derivation
+from ..variant import Variant, make_variant
 from .compare import measure_variant
 from .recording import Measurement, StorageRecord
 
@@ -39,6 +40,7 @@ class Verification:
     kept_not_declared: tuple[StorageRecord, ...]
     derived_bytes: int
     stats_declared: int
+    notes: tuple[str, ...] = ()  # what could not be measured on this machine, and what was instead
 
     @property
     def measured_bytes(self) -> int:
@@ -63,6 +65,7 @@ class Verification:
             lines += [f"  {record}" for record in self.kept_not_declared]
         if self.measurement.stats_bytes and not self.stats_declared:
             lines.append(f"statistics kept, counted apart (norm_stats off): {self.measurement.stats_bytes:,d} bytes")
+        lines += [f"note: {note}" for note in self.notes]
         lines += ["", f"derived  {self.derived_bytes:>14,d} bytes",
                   f"measured {self.measured_bytes:>14,d} bytes",
                   "verdict: " + ("exact match" if self.exact else
@@ -95,7 +98,11 @@ def _block_of(record: StorageRecord) -> str:
 def verify(d: Derivation, sizes: Mapping[str, int], fake: bool = False) -> Verification:
     """Measure the reference layer for ``d``'s switches and match it storage by storage."""
     sizes = dict(sizes)
-    measurement = measure_variant(d.variant, sizes, fake=fake)
+    measured, notes = closest_measurable(d.variant)
+    if d.variant.attention == "eager" and d.variant.qkv_layout == "views" and sizes.get("b", 1) > 1:
+        notes += ("at b ≥ 2 the reference layer's torch.matmul copies strided Q, K and V (as Hugging Face "
+                  "eager attention does), which qkv_layout = 'copies' declares; 'views' holds at b = 1",)
+    measurement = measure_variant(measured, sizes, fake=fake)
     declared = _declared(d, sizes)
     stats_declared = any(t.stat for t in d.tensors)
     records = [r for r in measurement.records if stats_declared or not r.stat]
@@ -121,4 +128,21 @@ def verify(d: Derivation, sizes: Mapping[str, int], fake: bool = False) -> Verif
                 records.remove(record)
                 matched.append((item, record))
     return Verification(d, sizes, measurement, tuple(matched), tuple(missing), tuple(records),
-                        d.evaluate(**sizes), stats_declared)
+                        d.evaluate(**sizes), stats_declared, notes)
+
+
+def closest_measurable(v: Variant) -> tuple[Variant, tuple[str, ...]]:
+    """The variant the CPU reference layer can run that keeps what ``v`` declares, and why it
+    differs. PyTorch's CPU flash kernel has no dropout; flash attention declares no tensor for
+    its dropout (it regenerates the mask from an RNG state in backward), so flash without dropout
+    keeps the same bytes."""
+    notes: tuple[str, ...] = ()
+    if v.norm_stats and v.norm == "layernorm" and v.platform == "cuda" and v.dtype != "fp32":
+        notes += ("PyTorch's CPU LayerNorm keeps its mean and rstd in the activation dtype, not fp32 as "
+                  "on CUDA: compare with platform = 'cpu'",)
+    if v.attention == "flash" and v.attention_dropout:
+        return make_variant({"attention_dropout": False}, v), (
+            "attention dropout inside flash attention was not run: PyTorch's CPU flash kernel has "
+            "no dropout; measured flash without it, which keeps the same tensors (flash keeps no "
+            "mask, only an RNG state)", *notes)
+    return v, notes
