@@ -251,10 +251,14 @@ def test_an_unreadable_config_file_is_one_error(tmp_path, monkeypatch):
     path = tmp_path / "locked.toml"
     path.write_text('attention = "flash"\n')
 
-    def locked(self, *args, **kwargs):
-        raise PermissionError(13, "Permission denied")
+    real_open = os.open
 
-    monkeypatch.setattr(Path, "open", locked)
+    def locked(name, *args, **kwargs):  # root may read anything: refuse this one file
+        if os.fspath(name) == str(path):
+            raise PermissionError(13, "Permission denied")
+        return real_open(name, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", locked)
     with pytest.raises(DerivationError, match="cannot be read \\(permission denied\\)"):
         read_config(path)
 

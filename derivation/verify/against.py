@@ -19,6 +19,7 @@ from typing import Any, Mapping
 from ..result import Derivation
 from .compare import measure_variant
 from .recording import Measurement, StorageRecord
+from .support import check_sizes, check_variant
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,8 @@ def _block_of(record: StorageRecord) -> str:
 def verify(d: Derivation, sizes: Mapping[str, int], fake: bool = False) -> Verification:
     """Measure the reference layer for ``d``'s switches and match it storage by storage."""
     sizes = dict(sizes)
+    check_variant(d.variant, sizes)
+    check_sizes(d, sizes, fake)
     measurement = measure_variant(d.variant, sizes, fake=fake)
     declared = _declared(d, sizes)
     stats_declared = any(t.stat for t in d.tensors)
