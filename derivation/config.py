@@ -43,6 +43,8 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     name = shown(text)
     if text == "":
         raise DerivationError("the config file path is empty; name a .toml file")
+    if "\0" in text:
+        raise DerivationError(f"config file {name} cannot exist: a file name cannot hold a NUL character")
     data = _read_bounded(text, name)
     try:
         document = data.decode("utf-8")

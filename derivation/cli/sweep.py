@@ -106,7 +106,7 @@ def parse_grid(text: str) -> tuple[str, list]:
     if stop < start:
         raise DerivationError(f"grid {text!r}: stop {stop} is below start {start}")
     kind, amount = step[:1], step[1:]
-    if kind not in ("x", "+") or not _DIGITS.fullmatch(amount):  # ASCII digits: not ², not ٣
+    if kind not in ("x", "+") or not _DIGITS.fullmatch(amount):  # ASCII digits only: isdigit() takes ²
         raise DerivationError(f"grid {shown(text)}: step {shown(step)} is neither xFACTOR nor +STEP "
                               "(e.g. x2 or +1)")
     try:

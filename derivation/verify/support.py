@@ -40,8 +40,8 @@ _ONE_DEVICE = {
     "tensor_parallel": "tensor parallelism",
     "sequence_parallel": "sequence parallelism",
     "context_parallel": "context parallelism",
-    "recompute": "recomputation (it keeps every tensor)",
-    "scope": "whole model (it is one layer)",
+    "recompute": "recomputation",
+    "scope": "whole-model scope",
 }
 
 _BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
