@@ -24,12 +24,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import DerivationError, shown
+from .files import kind_of
 from .limits import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH
 from .presets import layer_preset
-
-_KINDS = ((stat.S_ISDIR, "a directory, not a TOML file"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-          (stat.S_ISSOCK, "a socket"))
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
@@ -39,6 +36,9 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     of it: a FIFO, a device such as ``/dev/zero``, or a huge file is refused before it can hang
     the command or fill the memory.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise DerivationError(f"config must be a TOML file path or a mapping of switches, got "
+                              f"{type(path).__name__} {shown(path)}")
     text = os.fspath(path)
     name = shown(text)
     if text == "":
@@ -75,9 +75,8 @@ def _read_bounded(text: str, name: str) -> bytes:
     try:
         info = os.fstat(handle)
         if not stat.S_ISREG(info.st_mode):
-            kind = next((kind for test, kind in _KINDS if test(info.st_mode)), "not a regular file")
-            raise DerivationError(f"config file {name} is {kind}" + (
-                "" if stat.S_ISDIR(info.st_mode) else "; name a regular .toml file"))
+            raise DerivationError(f"config file {name} is {kind_of(info.st_mode)}" + (
+                ", not a TOML file" if stat.S_ISDIR(info.st_mode) else "; name a regular .toml file"))
         chunks, size = [], 0
         while size <= MAX_CONFIG_BYTES:
             chunk = os.read(handle, MAX_CONFIG_BYTES + 1 - size)

@@ -38,23 +38,22 @@ from typing import Callable
 
 from . import signals
 from .errors import DerivationError, shown
+from .files import kind_of
 
 STDOUT = "-"
 """The output name that means standard output."""
 
-_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-          (stat.S_ISSOCK, "a socket"))
-
 
 def is_stdout(path: str | Path) -> bool:
     """Whether an output name means standard output (``-``)."""
-    return os.fspath(path) == STDOUT
+    return isinstance(path, (str, os.PathLike)) and os.fspath(path) == STDOUT
 
 
 def _target(path: str | Path) -> tuple[Path, os.stat_result | None]:
     """The file that will be replaced (symlinks followed) and its current status, or None when
     it does not exist yet; a one-line refusal for anything that is not a regular file."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise DerivationError(f"an output path must be text or a Path, got {type(path).__name__}")
     text = os.fspath(path)
     name = shown(text)
     if text == "":
@@ -68,12 +67,10 @@ def _target(path: str | Path) -> tuple[Path, os.stat_result | None]:
     except OSError as error:
         raise DerivationError(f"cannot write {name}: {error.strerror or error}") from None
     if info is not None and not stat.S_ISREG(info.st_mode):
-        kind = next(kind for test, kind in _KINDS if test(info.st_mode)) \
-            if any(test(info.st_mode) for test, _ in _KINDS) else "not a regular file"
         if stat.S_ISDIR(info.st_mode):
             raise DerivationError(f"output path {name} is a directory; name a file")
-        raise DerivationError(f"cannot write {name}: it is {kind}, not a regular file; name a "
-                              "file, or write - for standard output")
+        raise DerivationError(f"cannot write {name}: it is {kind_of(info.st_mode)}, not a regular "
+                              "file; name a file, or write - for standard output")
     if info is not None and info.st_nlink > 1:
         raise DerivationError(
             f"cannot write {name}: the file has {info.st_nlink} hard links, and replacing it "
