@@ -115,8 +115,15 @@ def _link_to_device(path: Path) -> Path:
     return path
 
 
+def _link_to_fifo(path: Path) -> Path:  # what -o /dev/stdout is when stdout is a pipe
+    _fifo(path.with_name("pipe"))
+    os.symlink("pipe", path)
+    return path
+
+
 OBSTACLES = {
     "a FIFO": (_fifo, "it is a FIFO"),
+    "a symlink to a FIFO": (_link_to_fifo, "it is a FIFO"),
     "a socket": (_socket, "it is a socket"),
     "a folder": (_folder, "is a directory"),
     "a symlink loop": (_loop, "Too many levels of symbolic links"),
@@ -304,6 +311,12 @@ def test_a_switch_set_longer_than_a_file_name_is_read_as_switches(tmp_path):
     assert len(spec) > 255
     code, out, err = run(["compare", spec, "baseline"], tmp_path)
     assert (code, err) == (0, "") and "difference B - A" in out
+
+
+@pytest.mark.parametrize("sizes", ['mu = "1/0"', f"s = {HUGE}", f'beta = "{HUGE}"'])
+def test_bad_numbers_in_a_config_file_are_one_line(tmp_path, sizes):
+    (tmp_path / "v.toml").write_text(f'dtype = "symbolic"\n[values]\n{sizes}\n')
+    refused(["evaluate", "--config", "v.toml"], tmp_path, "")
 
 
 def test_a_symlink_loop_as_config_is_one_line(tmp_path):
