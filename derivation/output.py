@@ -69,8 +69,9 @@ def _target(path: str | Path) -> tuple[Path, os.stat_result | None]:
     if info is not None and not stat.S_ISREG(info.st_mode):
         if stat.S_ISDIR(info.st_mode):
             raise DerivationError(f"output path {name} is a directory; name a file")
-        raise DerivationError(f"cannot write {name}: it is {kind_of(info.st_mode)}, not a regular "
-                              "file; name a file, or write - for standard output")
+        link = "a symlink to " if os.path.islink(text) else ""  # -o /dev/stdout: a link to a pipe
+        raise DerivationError(f"cannot write {name}: it is {link}{kind_of(info.st_mode)}, not a "
+                              "regular file; name a file, or write - for standard output")
     if info is not None and info.st_nlink > 1:
         raise DerivationError(
             f"cannot write {name}: the file has {info.st_nlink} hard links, and replacing it "

@@ -123,7 +123,7 @@ def _link_to_fifo(path: Path) -> Path:  # what -o /dev/stdout is when stdout is 
 
 OBSTACLES = {
     "a FIFO": (_fifo, "it is a FIFO"),
-    "a symlink to a FIFO": (_link_to_fifo, "it is a FIFO"),
+    "a symlink to a FIFO": (_link_to_fifo, "it is a symlink to a FIFO"),
     "a socket": (_socket, "it is a socket"),
     "a folder": (_folder, "is a directory"),
     "a symlink loop": (_loop, "Too many levels of symbolic links"),
@@ -131,7 +131,7 @@ OBSTACLES = {
 }
 DEVICE_OBSTACLES = {
     "a character device": (_char_device, "it is a character device"),
-    "a symlink to a character device": (_link_to_device, "it is a character device"),
+    "a symlink to a character device": (_link_to_device, "it is a symlink to a character device"),
 }
 
 
