@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -343,8 +344,6 @@ HOSTILE = [  # (what, argv): each must be refused with exit code 2
 def hostile_input(repeats: int) -> list[tuple[str, float, float, float, float]]:
     """(what, wall, wall ÷ formula's, CPU, CPU ÷ formula's) for each refusal: medians of fresh
     processes, interleaved with `python -m derivation formula` so drift hits both alike."""
-    import tempfile
-
     python = [sys.executable, "-m", "derivation"]
     with tempfile.TemporaryDirectory() as folder:
         os.mkfifo(Path(folder) / "fifo.toml")
