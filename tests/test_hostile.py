@@ -614,6 +614,28 @@ def test_random_text_in_any_option_answers_with_0_1_or_2_and_never_a_traceback(t
     _answers_cleanly(argv, Path(tempfile.mkdtemp(dir=tmp_path)))
 
 
+class _Measured:
+    exact = True
+
+    def __str__(self) -> str:
+        return "verdict: exact match (stub)"
+
+
+@settings(PROPERTY, max_examples=60)
+@given(options=st.lists(st.sampled_from(_options("verify")), min_size=1, max_size=3),
+       values=st.lists(_random_text, min_size=3, max_size=3), fake=st.booleans())
+def test_random_text_in_verify_options_is_checked_before_any_measurement(tmp_path, monkeypatch,
+                                                                         options, values, fake):
+    pytest.importorskip("torch")
+    import derivation.verify.against as against
+
+    monkeypatch.setattr(against, "verify", lambda d, sizes, fake=False: _Measured())  # no torch run
+    argv = ["verify", *(["--fake"] if fake else [])]
+    for option, value in zip(options, values):
+        argv += [option, value]
+    _answers_cleanly(argv, Path(tempfile.mkdtemp(dir=tmp_path)))
+
+
 KEYS = [*REGISTRY, "dropout", "preset", "values"]
 _values = st.one_of(st.text(max_size=30), st.integers(-10, 10**40), st.booleans(),
                     st.sampled_from(["t", "t+1", "1/0", "flash", "llama", "8*h/3", "on"]))
