@@ -20,7 +20,7 @@ from typing import Any, Mapping
 import sympy
 
 from . import notation
-from .errors import DerivationError
+from .errors import DerivationError, shown
 from .pipeline import derive
 from .presets import LAYER_PRESETS
 from .result import Derivation
@@ -40,15 +40,24 @@ def as_derivation(spec: Any, **common: Any) -> Derivation:
     if isinstance(spec, str):
         if spec in LAYER_PRESETS:
             return derive(preset=spec, **common)
-        if spec.endswith(".toml") or Path(spec).is_file():
+        if spec.endswith(".toml") or _is_file(spec):
             return derive(config=spec, **common)
         if "=" in spec:
             return derive(**{**_switch_text(spec), **common})
         if spec in ("default", "baseline", "paper"):
             return derive(**common)
     raise DerivationError(
-        f"cannot read variant {spec!r}; give a preset ({', '.join(LAYER_PRESETS)}), a .toml file, "
+        f"cannot read variant {shown(spec)}; give a preset ({', '.join(LAYER_PRESETS)}), a .toml file, "
         "or switches such as attention=flash,kv_heads=g")
+
+
+def _is_file(spec: str) -> bool:
+    """Whether a spec names an existing file; a switch set too long to be a file name (or any
+    name the system refuses) is not one."""
+    try:
+        return Path(spec).is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _switch_text(text: str) -> dict[str, str]:
@@ -56,8 +65,12 @@ def _switch_text(text: str) -> dict[str, str]:
     for item in filter(None, (part.strip() for part in text.split(","))):
         key, sep, value = item.partition("=")
         if not sep or not key.strip() or not value.strip():
-            raise DerivationError(f"malformed switch {item!r} in {text!r}; write key=value,key=value")
-        switches[key.strip()] = value.strip()
+            raise DerivationError(f"malformed switch {shown(item)} in {shown(text)}; write key=value,key=value")
+        key, value = key.strip(), value.strip()
+        if switches.get(key, value) != value:
+            raise DerivationError(f"switch {shown(key)} is given twice in {shown(text)}, as "
+                                  f"{shown(switches[key])} and {shown(value)}; give it once")
+        switches[key] = value
     return switches
 
 

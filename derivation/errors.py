@@ -43,3 +43,24 @@ class InternalError(Exception):
     It is deliberately not a :class:`DerivationError` (nor a ``ValueError``), so no caller can
     mistake it for a user's mistake and carry on.
     """
+
+
+SHOWN = 80
+"""The most characters of a user's text that a message repeats (a 5,000-character name is cut)."""
+
+
+def shown(value: object, limit: int = SHOWN) -> str:
+    """``repr(value)`` for a message, cut in the middle when it is long, so that an error about a
+    huge input is still one short line.
+
+    >>> shown("sbh")
+    "'sbh'"
+    >>> shown("x" * 300)
+    "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' (300 characters)"
+    """
+    text = repr(value)
+    if len(text) <= limit + 2:
+        return text
+    size = f" ({len(value)} characters)" if isinstance(value, str) else f" ({len(text)} characters)"
+    half = limit // 2
+    return f"{text[:half + 1]}...{text[-half - 1:]}{size}"

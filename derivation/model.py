@@ -5,6 +5,11 @@ activations, whatever p is. The interleaved schedule with m ≥ 2 stages per ran
 1 + (p − 1)/(pm). The embedding's dropout mask is kept once per micro-batch in flight; the output
 layer's tensors belong to the first stage only when p = 1.
 
+So a symbolic ``pipeline_parallel`` (``p``, ``2p``) describes p ≥ 2 stages, and says so: its
+form has no output layer, and evaluating it where it is 1 is refused, pointing to
+``pipeline_parallel = 1``, whose form keeps the output layer. A symbol evaluated at a value never
+silently gives another answer than the number.
+
 Conventions (``convention`` switch):
 
 - ``paper``: as the paper writes it; the interleave factor applies to the layers only.

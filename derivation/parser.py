@@ -20,8 +20,9 @@ Grammar, written the way papers write formulas::
   product, never a call.
 - Numbers are exact: ``0.5`` is ``1/2``. ``²``/``³``, ``×``, ``·``, ``÷`` and ``−`` are read as
   ``^2``/``^3``, ``*``, ``*``, ``/`` and ``-``. Digits are ASCII 0-9 only.
-- Exponents must be whole numbers between -64 and 64, no power may build a degree above 64 or a
-  number above 4096 bits, so no input can ask for a huge power, nested or not.
+- Exponents must be whole numbers between -64 and 64, no power may build a degree above 64, and
+  no number, written or built by a power, may pass :data:`~derivation.limits.MAX_DIGITS` digits
+  (the limit every number a user gives is held to), so no input can ask for a huge power.
 
 Anything else (underscores, quotes, dots outside numbers, commas, brackets other than
 parentheses, text over 1000 characters, nesting over 64 levels) is refused with the position of
@@ -45,6 +46,7 @@ from dataclasses import dataclass
 import sympy
 
 from .errors import ParseError
+from .limits import MAX_BITS, MAX_DIGITS
 from .symbols import ALIASES, SYMBOLS
 
 MAX_LENGTH = 1000
@@ -55,7 +57,6 @@ _OPERATORS = {"×": "*", "·": "*", "÷": "/", "−": "-"}
 _SUPERSCRIPTS = {"²": "2", "³": "3"}
 _DIGITS = "0123456789"
 _NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?")
-MAX_BITS = 4096  # the largest number a formula may build (2^4096 is far past any byte count)
 _NAMES = sorted([*SYMBOLS, *ALIASES], key=len, reverse=True)  # longest first: "beta" before "b"
 
 
@@ -80,6 +81,8 @@ def tokenize(text: str) -> list[Token]:
             i += 1
         elif char in _DIGITS:
             match = _NUMBER.match(text, i)
+            if max(len(part) for part in match.group().split(".")) > MAX_DIGITS:
+                raise ParseError(f"number longer than {MAX_DIGITS} digits", text, i)
             tokens.append(Token("number", match.group(), i))
             i = match.end()
             if i < len(text) and text[i] == ".":
@@ -191,7 +194,7 @@ class _Parser:
         if _degree(base) * abs(int(exponent)) > MAX_EXPONENT:
             raise self.fail(f"powers may not go beyond degree {MAX_EXPONENT}", token)
         if _bits(base) * abs(int(exponent)) > MAX_BITS:
-            raise self.fail(f"number too large (more than {MAX_BITS} bits)", token)
+            raise self.fail(f"number too large (more than {MAX_DIGITS} digits)", token)
         return base**exponent
 
     def atom(self) -> sympy.Expr:

@@ -95,6 +95,12 @@ def _wholes(v: Variant, kept: list[Tensor]) -> tuple[Whole, ...]:
     if v.scope == "model":
         per_stage = L / v.pipeline_parallel
         wholes[per_stage] = Whole(per_stage, "the pipeline size p must divide the layers L")
+        if not v.pipeline_parallel.is_number:  # the output layer is left out: see model.py
+            beyond_one = v.pipeline_parallel - 1
+            wholes[beyond_one] = Whole(beyond_one, "the symbolic form assumes p ≥ 2", refusal=(
+                f"pipeline_parallel = {_show(v.pipeline_parallel)} is 1 here, but the symbolic "
+                "form assumes at least 2 stages (one stage also keeps the output layer); for a "
+                "single stage use pipeline_parallel = 1"))
         if v.interleave is not None:
             chunk = L / (v.pipeline_parallel * v.interleave)
             wholes[chunk] = Whole(chunk, "p·m must divide L for the interleaved schedule")

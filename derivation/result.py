@@ -28,10 +28,22 @@ BLOCK_ORDER = ("attention", "mlp", "norm", "layer", "embedding", "output")
 
 @dataclass(frozen=True)
 class Whole:
-    """A quantity that must be a whole number at evaluation, and why."""
+    """A quantity that must be a whole number (≥ 1) at evaluation, and why.
+
+    ``refusal``, when given, is the whole message for a failure: the quantity then states an
+    assumption of the symbolic form (``p - 1`` ≥ 1: the form assumes p ≥ 2) rather than a
+    divisibility.
+    """
 
     expr: sympy.Expr
     reason: str
+    refusal: str = ""
+
+    def failure(self, expr: sympy.Expr, at: str) -> str:
+        """The message when ``expr`` (this quantity, some sizes substituted) fails at ``at``."""
+        if self.refusal:
+            return f"{self.refusal} (at {at})"
+        return f"{notation.text(expr)} is not a whole number at {at}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -122,6 +134,10 @@ class Derivation:
             raise missing_error(missing)
         for whole in self.wholes:
             value = whole.expr.subs(numbers)
+            if not (value.is_Integer and value > 0) and whole.refusal:
+                at = ", ".join(f"{symbol}={numbers[symbol]}" for symbol in
+                               sorted(whole.expr.free_symbols, key=ORDER.get))
+                raise DerivationError(whole.failure(whole.expr, at))
             if not (value.is_Integer and value > 0):
                 raise DerivationError(
                     f"{notation.text(whole.expr)} = {value} is not a whole number: {whole.reason}")

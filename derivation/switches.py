@@ -12,9 +12,10 @@ Grammar of one entry (pint's definition files are the model: one switch, one dec
     flag(NAME, GROUP, HELP, DEFAULT, [needs=...], [layout=True])
         on or off
     expression(NAME, GROUP, HELP, DEFAULT, SYMBOLS, EXAMPLES, [letter=L], [none=True],
-               [minimum=(N, MESSAGE)], [neutral=VALUE], [needs=...], [layout=True])
+               [minimum=(N, MESSAGE)], [neutral=VALUE], [sums=True], [needs=...], [layout=True])
         a number or a formula over SYMBOLS; LETTER is the symbol the declarations use for it;
-        NEUTRAL is what "off" means (check and compare undo the switch to it)
+        NEUTRAL is what "off" means (check and compare undo the switch to it); a value must be
+        one product (2t, 8h/3), since sizes divide by it, unless SUMS says it only multiplies
     shorthand(NAME, HELP, TARGETS)
         one flag that sets several flags
 
@@ -46,13 +47,16 @@ Grammar of one entry (pint's definition files are the model: one switch, one dec
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import sympy
 
-from .errors import DerivationError, InternalError
+from . import notation
+from .errors import DerivationError, InternalError, NotationError, shown
+from .limits import check_number
 from .parser import parse
 from .symbols import SYMBOLS
 
@@ -93,6 +97,7 @@ class Switch:
     letter: str | None = None  # the symbol the declarations (or transforms) use for the switch
     none: bool = False  # an expression that may be "none" (interleave)
     minimum: tuple[int, str] | None = None  # an expression's smallest number, and the refusal
+    sums: bool = False  # an expression that may be a sum (4h + 64): no size is divided by it
     needs: tuple[Need, ...] = ()
     layout: bool = False
     neutral: Any = None  # an expression's "off" value, which check's neighbours undo it to
@@ -228,7 +233,7 @@ DECLARED: tuple[Switch, ...] = (
         "swiglu_fused": "Megatron's fused SwiGLU kernel: keeps its 2f-wide input",
     }),
     expression("ffn_hidden", "mlp and norms", "MLP hidden width: 4*h, f, 8*h/3, 11008, ...",
-               "4*h", "h f", ("4*h", "f", "8*h/3", "11008"), letter="f"),
+               "4*h", "h f", ("4*h", "f", "8*h/3", "11008"), letter="f", sums=True),
     choice("norm", "mlp and norms", "layernorm or rmsnorm", {
         "layernorm": "LayerNorm (mean and variance)",
         "rmsnorm": "RMSNorm (root mean square only)",
@@ -405,13 +410,29 @@ def letter_hint(letter: str) -> str | None:
     >>> letter_hint("beta")
     'dtype = symbolic'
     """
+    assignments = letter_setting(letter)
+    if assignments is None:
+        return None
+    return ", ".join(f"{key} = {_written(item)}" for key, item in assignments.items())
+
+
+def letter_setting(letter: str) -> dict[str, Any] | None:
+    """The switches (with their companions, last the one that brings the letter in) to set so
+    that a letter appears in the derived form, or None for a letter every layer has (s, b, h, a).
+
+    >>> letter_setting("t")
+    {'tensor_parallel': 't'}
+    >>> letter_setting("mu")
+    {'dtype': 'symbolic'}
+    >>> letter_setting("s") is None
+    True
+    """
     setting = next(((switch.name, letter) for switch in DECLARED if switch.letter == letter),
                    LETTERS_OF_CHOICES.get(letter, ((None, None),))[0])
     if setting[0] is None:
         return None
     name, value = setting
-    assignments = {**companions(name, value), name: value}
-    return ", ".join(f"{key} = {_written(item)}" for key, item in assignments.items())
+    return {**companions(name, value), name: value}
 
 
 def _written(value: Any) -> str:
@@ -501,11 +522,15 @@ def read(switch: Switch, value: Any) -> Any:
 
 
 def read_flag(name: str, value: Any) -> bool:
+    """A flag as text (on/off, true/false, yes/no, 1/0), a bool, or the integers 1 and 0: the same
+    spellings from the command line, a TOML file and the Python API."""
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
-        return value.lower() in _TRUE
-    raise DerivationError(f"switch {name!r} got {value!r}; expected on or off (true or false)")
+    if isinstance(value, numbers.Integral) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise DerivationError(f"switch {name!r} got {shown(value)}; expected on or off (true or false)")
 
 
 def _read_choice(switch: Switch, value: Any) -> str:
@@ -520,10 +545,14 @@ def _read_expression(switch: Switch, value: Any) -> sympy.Expr | None:
     name = switch.name
     if switch.none and (value is None or value == "none"):
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, str, sympy.Expr)):
-        raise DerivationError(f"switch {name!r} got {value!r}; expected a number or an expression")
-    if isinstance(value, int):
-        expr = sympy.Integer(value)
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, str, sympy.Expr)):
+        raise DerivationError(f"switch {name!r} got {shown(value)}; expected a number or an expression")
+    if isinstance(value, numbers.Integral):  # int, numpy integers
+        try:
+            check_number(int(value), f"switch {name!r}")
+        except DerivationError as error:
+            raise DerivationError(f"{error}") from None
+        expr = sympy.Integer(int(value))
     elif isinstance(value, str):
         try:
             expr = parse(value)
@@ -541,6 +570,26 @@ def _read_expression(switch: Switch, value: Any) -> sympy.Expr | None:
         raise DerivationError(f"switch {name!r} got {value!r}; expected a positive whole number")
     if not expr.is_number and expr.is_positive is False:
         raise DerivationError(f"switch {name!r} got {value!r}; expected a positive size")
+    for number in expr.atoms(sympy.Rational):
+        check_number(number, f"switch {name!r}")
+    if not expr.is_number:
+        _check_writable(switch, expr, value)
     if switch.minimum is not None and expr.is_number and expr < switch.minimum[0]:
         raise DerivationError(switch.minimum[1])
     return expr
+
+
+def _check_writable(switch: Switch, expr: sympy.Expr, value: Any) -> None:
+    """Refuse a value that paper notation could not write in the derived forms: sizes are split
+    by t, c, p and m and heads grouped by g, so those must be one product (their inverse is then
+    one product too); only a switch that never divides (``sums``) may be a sum."""
+    forms = (expr,) if switch.sums else (expr, 1 / expr)
+    for form in forms:
+        try:
+            notation.terms(form)
+        except NotationError:
+            letter = switch.letter or switch.symbols[0]
+            raise DerivationError(
+                f"switch {switch.name!r} got {shown(value)}, which paper notation cannot write "
+                f"as a divisor ({1 / expr}); use a number, {letter}, or one "
+                f"product such as 2{letter}") from None

@@ -2,7 +2,8 @@
 
 Sizes are positive whole numbers; the byte sizes β and μ may be fractions (``mu=0.125`` for a
 bit-packed mask). Everything stays exact: numbers are Python integers or sympy rationals, never
-floats.
+floats. Any integer type is read (numpy's ``int64`` included), and ``fractions.Fraction`` for β
+and μ; no number may pass :data:`~derivation.limits.MAX_DIGITS` digits.
 
 >>> read_assignment("h=12288")
 ('h', 12288)
@@ -14,12 +15,14 @@ derivation.errors.DerivationError: h=12.5: h must be a positive whole number, go
 
 from __future__ import annotations
 
+import numbers
 import re
 from typing import Any, Mapping
 
 import sympy
 
-from .errors import DerivationError
+from .errors import DerivationError, shown
+from .limits import check_digits_text, check_number
 from .symbols import SYMBOLS, SymbolInfo, lookup
 
 _INTEGER = re.compile(r"[0-9]+")
@@ -31,12 +34,16 @@ def read_assignment(text: str) -> tuple[str, int | sympy.Rational]:
     name, sep, value = text.partition("=")
     name, value = name.strip(), value.strip()
     if not sep or not name or not value:
-        raise DerivationError(f"malformed --set {text!r}; write NAME=VALUE, for example --set h=12288")
+        raise DerivationError(f"malformed --set {shown(text)}; write NAME=VALUE, for example --set h=12288")
     info = lookup(name)
     try:
         return info.name, read_number(info, value)
     except DerivationError as error:
-        raise DerivationError(f"{text}: {error}") from None
+        raise DerivationError(f"{_abridged(text)}: {error}") from None
+
+
+def _abridged(text: str) -> str:
+    return text if len(text) <= 80 else shown(text)
 
 
 def read_number(info: SymbolInfo, value: Any) -> int | sympy.Rational:
@@ -48,18 +55,30 @@ def read_number(info: SymbolInfo, value: Any) -> int | sympy.Rational:
         text = value.strip().replace("_", "")
         pattern = _INTEGER if info.integer else _FRACTION
         if not pattern.fullmatch(text):
-            raise DerivationError(f"{info.name} must be {what}, got {value!r}")
+            raise DerivationError(f"{info.name} must be {what}, got {shown(value)}")
+        check_digits_text(text, info.name)
+        numerator, _, denominator = text.partition("/")
+        if denominator and int(denominator) == 0:
+            raise DerivationError(f"{info.name} must be {what}, got {shown(value)}: the "
+                                  "denominator is 0")
         number = int(text) if info.integer else sympy.Rational(text)
-    elif isinstance(value, int):
-        number = value
+    elif isinstance(value, numbers.Integral):  # int, numpy integers
+        number = int(value)
     elif isinstance(value, sympy.Rational) and (value.is_integer or not info.integer):
         number = int(value) if value.is_integer else value
+    elif isinstance(value, numbers.Rational) and not isinstance(value, sympy.Basic) and (
+            value.denominator == 1 or not info.integer):  # fractions.Fraction
+        number = int(value.numerator) if value.denominator == 1 else \
+            sympy.Rational(int(value.numerator), int(value.denominator))
     else:
-        raise DerivationError(f"{info.name} must be {what}, got {value!r}")
+        raise DerivationError(f"{info.name} must be {what}, got {shown(value)}")
+    check_number(number, info.name)
+    if isinstance(number, sympy.Rational) and number.is_integer:
+        number = int(number)
     if number <= 0:
-        raise DerivationError(f"{info.name} must be {what}, got {value!r}")
+        raise DerivationError(f"{info.name} must be {what}, got {shown(value)}")
     if number < info.minimum:
-        raise DerivationError(f"{info.name} ({info.meaning}) must be at least {info.minimum}, got {value!r}")
+        raise DerivationError(f"{info.name} ({info.meaning}) must be at least {info.minimum}, got {shown(value)}")
     return number
 
 

@@ -249,7 +249,11 @@ def cli_page() -> str:
            "Generated from the argparse parsers (`derivation.cli.build_parser()`). Every command "
            "accepts the same variant switches (listed once, at the end), so the CLI, the Python "
            "API and TOML files take the same names and values. Usage mistakes and bad input print "
-           "one line, `error: ...`, on stderr and exit with code 2.\n",
+           "one line, `error: ...`, on stderr and exit with code 2 ([every case](bad-input.md)). "
+           "Exit codes: 0 done; 1 a claim that does not hold (`check`) or a mismatch (`verify`); "
+           "2 bad input, or output that cannot be written; 70 a bug (`error: internal error: ...`, "
+           "the traceback with `DERIVATION_DEBUG=1`); 130, 143 and 129 for SIGINT, SIGTERM and "
+           "SIGHUP, after removing any partial output file. `-o -` is standard output.\n",
            "```text", DESCRIPTION.rstrip(), "```\n",
            "| command | what it does |", "|---|---|"]
     out += [f"| [`{name}`](#{name}) | {cell(helps.get(name) or '')} |" for name in sub.choices]

@@ -19,7 +19,7 @@ from typing import Callable
 
 import pytest
 
-from derivation import DerivationError, derive
+from derivation import DerivationError, Variant, derive
 from derivation.checker import check
 from derivation.cli import main
 from derivation.config import read_config, read_config_values
@@ -37,7 +37,7 @@ class Case:
     kind: str
     argv: tuple[str, ...]
     mentions: str
-    files: tuple[tuple[str, str | bytes | None], ...] = ()  # None: a folder
+    files: tuple[tuple[str, str | bytes | None], ...] = ()  # None: a folder; FIFO, or LINK + target
     abridged: str = ""  # how the page shows an argument too long to print
 
     @property
@@ -51,6 +51,10 @@ def _quote(word: str) -> str:
     if shlex.quote(word) == word:
         return word
     return f'"{word}"' if not set(word) & set('"$`\\!') else shlex.quote(word)
+
+
+FIFO = "<a FIFO>"  # a named pipe, made with os.mkfifo
+LINK = "<a symlink to>"  # LINK + "name": a symlink to name
 
 
 def cli(kind, argv, mentions, abridged="", **files) -> Case:
@@ -135,6 +139,59 @@ CASES = [
     cli("claim for an unknown block", ["check", "34sbh", "--per-block", "attn=11sbh"], "unknown block 'attn'"),
     cli("claim for a block, malformed", ["check", "34sbh", "--per-block", "attention"],
         "malformed --per-block"),
+    cli("claim too costly to check", ["check", "(s+b+h+a)^20"], "too large to check"),
+    # hostile input: what once printed a traceback, or was silently ignored
+    cli("switch paper notation cannot divide by", ["formula", "--tensor-parallel", "t+1"],
+        "cannot write as a divisor"),
+    cli("switch paper notation cannot divide by", ["evaluate", "--kv-heads", "a+1", *GPT3],
+        "cannot write as a divisor"),
+    cli("size with a zero denominator", ["evaluate", "--dtype", "symbolic", "--set", "mu=1/0", "--set",
+                                         "beta=2", *GPT3], "the denominator is 0"),
+    cli("number over the digit limit", ["evaluate", "--set", "s=" + "9" * 5000, "--set", "b=1", "--set",
+                                        "h=12288", "--set", "a=96"], "numbers may have at most 1000",
+        abridged="s=99...9 (5000 digits)"),
+    cli("grid step in superscript digits", ["sweep", "--grid", "s=1:10:x²", "--set", "b=1", "--set",
+                                           "h=12288", "--set", "a=96"], "neither xFACTOR nor +STEP"),
+    cli("grid beyond int64", ["sweep", "--grid", "s=1:" + "1" + "0" * 30 + ":x2", "--set", "b=1", "--set",
+                              "h=12288", "--set", "a=96"], "above the int64 limit"),
+    cli("size for a letter the variant lacks", ["evaluate", *GPT3, "--set", "t=8"],
+        "add --tensor-parallel t"),
+    cli("size for a letter the variant lacks", ["evaluate", *GPT3, "--set", "beta=0.5"],
+        "add --dtype symbolic"),
+    cli("size given twice", ["evaluate", *GPT3, "--set", "s=4096"], "--set s is given twice"),
+    cli("switch given twice", ["formula", "--attention", "flash", "--attention", "eager"], "disagree"),
+    cli("shorthand against its switch", ["formula", "--dropout", "--no-attention-dropout"], "disagree"),
+    cli("symbolic p evaluated at 1", ["evaluate", "--model", "gpt3-175b", "--scope", "model",
+                                      "--pipeline-parallel", "p", "--interleave", "none", "--set", "p=1"],
+        "assumes at least 2 stages"),
+    cli("variant switches given twice", ["compare", "attention=flash,attention=eager", "baseline"],
+        "is given twice"),
+    cli("config preset against --preset", ["formula", "--config", "v.toml", "--preset", "megatron"],
+        "names preset 'llama'", v_toml='preset = "llama"\n'),
+    cli("config path empty", ["formula", "--config", ""], "the config file path is empty"),
+    cli("config a FIFO", ["formula", "--config", "v.toml"], "is a FIFO", v_toml=FIFO),
+    cli("config a symlink loop", ["formula", "--config", "v.toml"], "Too many levels",
+        v_toml=LINK + "v.toml"),
+    cli("config nested too deep", ["formula", "--config", "v.toml"], "nests arrays or tables 12 deep",
+        v_toml="x = " + "[" * 12 + "]" * 12 + "\n"),
+    cli("config name too long", ["formula", "--config", "x" * 300 + ".toml"], "File name too long",
+        abridged="xx...x.toml (305 characters)"),
+    cli("output path empty", ["latex", "-o", ""], "the output path is empty"),
+    cli("output a FIFO", ["latex", "-o", "out.tex"], "it is a FIFO", out_tex=FIFO),
+    cli("output a folder", ["sweep", "--grid", "s=1,2", "--set", "b=1", "--set", "h=64", "--set", "a=4",
+                            "--csv", "out.csv"], "is a directory", out_csv=None),
+    cli("output a symlink loop", ["latex", "-o", "out.tex"], "Too many levels", out_tex=LINK + "out.tex"),
+    cli("output name too long", ["latex", "-o", "x" * 300 + ".tex"], "File name too long",
+        abridged="xx...x.tex (304 characters)"),
+    cli("CSV and JSON both to stdout", ["sweep", "--grid", "s=1,2", "--set", "b=1", "--set", "h=64",
+                                         "--set", "a=4", "--csv", "-", "--json"], "both write to standard output"),
+    cli("verify: a switch the reference layer lacks", ["verify", "--tensor-parallel", "2"],
+        "no tensor parallelism"),
+    cli("verify: a switch the reference layer lacks", ["verify", "--recompute", "selective"],
+        "no recomputation"),
+    cli("verify: too large for a real measurement", ["verify", "--set", "s=100000"], "add --fake"),
+    cli("verify: too large even under --fake", ["verify", "--fake", "--set", "s=" + "1" + "0" * 30],
+        "beyond what PyTorch can describe"),
     cli("Hugging Face config that is missing", ["formula", "--hf-config", "nowhere"], "not a config.json file"),
     cli("Hugging Face config that is not JSON", ["formula", "--hf-config", "config.json"], "not valid JSON",
         config_json="{not json"),
@@ -163,6 +220,10 @@ def _prepare(case: Case, folder: Path) -> None:
     for name, content in case.files:
         if content is None:
             (folder / name).mkdir()
+        elif content == FIFO:
+            os.mkfifo(folder / name)
+        elif isinstance(content, str) and content.startswith(LINK):
+            os.symlink(content[len(LINK):], folder / name)
         elif isinstance(content, bytes):
             (folder / name).write_bytes(content)
         else:
@@ -272,10 +333,14 @@ def test_an_unreadable_config_file_is_one_error(tmp_path, monkeypatch):
     path = tmp_path / "locked.toml"
     path.write_text('attention = "flash"\n')
 
-    def locked(self, *args, **kwargs):
-        raise PermissionError(13, "Permission denied")
+    real_open = os.open
 
-    monkeypatch.setattr(Path, "open", locked)
+    def locked(name, *args, **kwargs):  # root may read anything: refuse this one file
+        if os.fspath(name) == str(path):
+            raise PermissionError(13, "Permission denied")
+        return real_open(name, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", locked)
     with pytest.raises(DerivationError, match="cannot be read \\(permission denied\\)"):
         read_config(path)
 
@@ -380,6 +445,18 @@ API_CASES: list[tuple[str, str, Callable[[], object]]] = [
     ("output path is a folder", 'write_atomic(".", text)', lambda: write_atomic(".", "x")),
     ("output writer fails (disk full)", 'write_atomic("out.png", writer)',
      lambda: write_atomic("out.png", _failing_writer(OSError(28, "No space left on device")))),
+    ("output path empty", 'write_atomic("", text)', lambda: write_atomic("", "x")),
+    ("output a FIFO", 'write_atomic("pipe", text)', lambda: (os.mkfifo("pipe"), write_atomic("pipe", "x"))),
+    ("variant with a negative size", "Variant(tensor_parallel=-8)", lambda: Variant(tensor_parallel=-8)),
+    ("variant with a misspelt choice", 'Variant(attention="flsh")', lambda: Variant(attention="flsh")),
+    ("variant with an unknown choice", 'Variant(recompute="partial")', lambda: Variant(recompute="partial")),
+    ("switch paper notation cannot divide by", 'derive(tensor_parallel="t+1")',
+     lambda: derive(tensor_parallel="t+1")),
+    ("size with a zero denominator", 'derive(dtype="symbolic").evaluate(..., mu="1/0")',
+     lambda: derive(dtype="symbolic").evaluate(s=8, b=1, h=8, a=8, beta=2, mu="1/0")),
+    ("number over the digit limit", "derive().evaluate(s=10**1000, b=1, h=8, a=8)",
+     lambda: derive().evaluate(s=10**1000, b=1, h=8, a=8)),
+    ("claim too costly to check", 'check("(s+b+h+a)^20")', lambda: check("(s+b+h+a)^20")),
 ]
 
 
@@ -402,6 +479,10 @@ def _files(case: Case) -> str:
     for name, content in case.files:
         if content is None:
             shown.append(f"folder `{name}`")
+        elif content == FIFO:
+            shown.append(f"FIFO `{name}`")
+        elif isinstance(content, str) and content.startswith(LINK):
+            shown.append(f"symlink `{name}` → `{content[len(LINK):]}`")
         else:
             body = content.decode("latin-1").encode("unicode_escape").decode() if isinstance(content, bytes) \
                 else content.rstrip("\n").replace("\n", "\\n")
@@ -421,6 +502,20 @@ def page() -> str:
         "`error: ...`, on stderr, exits with code 2, and writes no file; it never shows a traceback.",
         "The Python API raises `DerivationError` (a `ValueError`) with the same message. Formula",
         "text is read by the project's own parser and is never evaluated as code.",
+        "",
+        "- **Output files** (`-o`, `--csv`) are written atomically, and only over a regular file or a",
+        "  new path; a symlink is followed and its target written. A device, FIFO, socket, folder or",
+        "  hard-linked file is refused and left as it was; `-o -` is standard output. The replaced",
+        "  file keeps its mode and, where the process may set it, its owner. SIGINT, SIGTERM and",
+        "  SIGHUP remove the partial file and exit 128 + the signal's number.",
+        "- **Variant files** (`--config`) are read once, only when they are regular files, and only up",
+        "  to 1 MiB and 8 levels of nesting.",
+        "- **Numbers**, wherever they come from (`--set`, grids, TOML, β and μ, claims, switch",
+        "  expressions, the API), have at most 1000 digits.",
+        "- **Nothing is silently ignored**: a `--set` for a letter the variant lacks, an option given",
+        "  twice with different values, and a config preset that contradicts `--preset` are refused.",
+        "- **A bug** is one line too, `error: internal error: ...; please report it`, with exit code",
+        "  70; `DERIVATION_DEBUG=1` adds the traceback.",
         "",
         "## Command line",
         "",

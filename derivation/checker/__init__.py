@@ -40,7 +40,8 @@ from ..errors import DerivationError
 from ..result import Derivation
 from .attribution import attribute
 from .candidates import Candidates
-from .claims import MAX_DIGITS, MAX_TERMS, read_claim, read_per_block
+from ..limits import MAX_DIGITS
+from .claims import MAX_COST, MAX_TERMS, read_claim, read_per_block
 from .example import Sizes, example_at, example_sizes
 from .notes import letter_notes, reading_notes, split_notes
 from .render import render_html, render_json, render_text
@@ -48,7 +49,7 @@ from .result import Attribution, CheckResult, Comparison, Example, Part
 
 __all__ = ["check", "check_derivation", "read_claim", "read_per_block", "CheckResult", "Comparison",
            "Attribution", "Part", "Example", "render_text", "render_html", "render_json",
-           "MAX_TERMS", "MAX_DIGITS"]
+           "MAX_TERMS", "MAX_COST", "MAX_DIGITS"]
 
 
 def check(formula: str | sympy.Expr, per_block: Mapping[str, str | sympy.Expr] | None = None, *,

@@ -16,12 +16,13 @@ import math
 import sympy
 
 from .. import notation
-from ..errors import DerivationError, NotationError
+from ..errors import DerivationError, NotationError, shown
+from ..limits import MAX_DIGITS, check_number
 from ..parser import MAX_EXPONENT, parse, tokenize
 from ..symbols import SYMBOLS
 
 MAX_TERMS = 2000  # a claim that expands to more terms than this is no memory formula
-MAX_DIGITS = 1000  # nor one with a coefficient this long
+MAX_COST = 2000  # nor one whose expansion has more terms × degree (what a check's time grows with)
 
 
 def read_claim(formula: str | sympy.Expr, what: str = "claim") -> sympy.Expr:
@@ -30,17 +31,27 @@ def read_claim(formula: str | sympy.Expr, what: str = "claim") -> sympy.Expr:
         expr = parse(formula) if isinstance(formula, str) else formula
     except DerivationError as error:
         raise DerivationError(f"{what}: {error}" if what != "claim" else str(error)) from None
+    named = shown(formula) if isinstance(formula, str) else repr(formula)
     if not isinstance(expr, sympy.Expr) or expr.free_symbols - {i.symbol for i in SYMBOLS.values()}:
-        raise DerivationError(f"{what} {formula!r} is not a formula over the project's symbols")
+        raise DerivationError(f"{what} {named} is not a formula over the project's symbols")
     if expr.has(sympy.Float):
-        raise DerivationError(f"{what} {formula!r} has a floating-point number; write exact numbers")
+        raise DerivationError(f"{what} {named} has a floating-point number; write exact numbers")
     for node in sympy.preorder_traversal(expr):
         if node.is_Pow and node.exp.is_Integer and abs(int(node.exp)) > MAX_EXPONENT:
-            raise DerivationError(f"{what} {formula!r} has a power beyond {MAX_EXPONENT}")
-        if node.is_Rational and max(abs(node.p), node.q).bit_length() > MAX_DIGITS * 3.33:
-            raise DerivationError(f"{what} {formula!r} has a number over {MAX_DIGITS} digits long")
-    if _expanded_size(expr) > MAX_TERMS:
-        raise DerivationError(f"{what} {formula!r} expands to more than {MAX_TERMS} terms")
+            raise DerivationError(f"{what} {named} has a power beyond {MAX_EXPONENT}")
+        if node.is_Rational:
+            try:
+                check_number(node, "a number")
+            except DerivationError:
+                raise DerivationError(f"{what} {named} has a number over {MAX_DIGITS} digits long") from None
+    terms = _expanded_size(expr)
+    if terms > MAX_TERMS:
+        raise DerivationError(f"{what} {named} expands to more than {MAX_TERMS} terms")
+    degree = _degree(expr)
+    if terms * max(degree, 1) > MAX_COST:
+        raise DerivationError(
+            f"{what} {named} is too large to check: it expands to up to {terms:,} terms of degree "
+            f"{degree}, and a check allows {MAX_COST:,} terms × degree (no memory formula comes near)")
     try:
         notation.terms(expr)
     except NotationError:
@@ -59,6 +70,19 @@ def _expanded_size(expr: sympy.Expr) -> int:
         n, k = abs(int(expr.exp)), _expanded_size(expr.base)
         return math.comb(n + k - 1, k - 1) if k > 1 else 1
     return 1
+
+
+def _degree(expr: sympy.Expr) -> int:
+    """An upper bound on the total degree of any expanded term (inverse powers counted too)."""
+    if expr.is_Symbol:
+        return 1
+    if expr.is_Add:
+        return max(_degree(arg) for arg in expr.args)
+    if expr.is_Mul:
+        return sum(_degree(arg) for arg in expr.args)
+    if expr.is_Pow and expr.exp.is_Integer:
+        return _degree(expr.base) * abs(int(expr.exp))
+    return sum(_degree(arg) for arg in expr.args)
 
 
 def read_per_block(items: list[str]) -> dict[str, str]:

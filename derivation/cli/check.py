@@ -32,6 +32,7 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     per_block = read_per_block(args.per_block)
-    result = check_derivation(args.formula, derivation_of(args), per_block, values_of(args))
+    d = derivation_of(args)
+    result = check_derivation(args.formula, d, per_block, values_of(args, d))
     print(dumps(result.as_json()) if args.json else result)
     return 0 if result.holds else 1

@@ -25,7 +25,7 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     result = compare(args.a, args.b, **switches_of(args))
-    values = values_of(args)
+    values = values_of(args, result.a, result.b)
     numbers = None
     if values:
         first = result.a.relevant(values)

@@ -20,7 +20,7 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     d = derivation_of(args)
-    values = d.relevant(values_of(args))
+    values = d.relevant(values_of(args, d))
     if args.json:
         print(data.dumps(data.evaluation(d, values)))
     else:

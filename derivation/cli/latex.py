@@ -18,7 +18,9 @@ def add_parser(subparsers) -> None:
                     "paper; --standalone writes a complete document for pdflatex. With sizes "
                     "(--set, --model) a last line gives the exact bytes.")
     parser.add_argument("-o", "--output", metavar="FILE.tex",
-                        help="write to this file (atomically) instead of standard output")
+                        help="write to this file (atomically; a symlink's target is written; "
+                             "devices, FIFOs and folders are refused) instead of standard output "
+                             "(also -o -)")
     parser.add_argument("--standalone", action="store_true",
                         help="a complete document (article, amsmath, booktabs) instead of a fragment")
     parser.add_argument("--macros", action="store_true",
@@ -30,15 +32,15 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    if args.output:
+    if args.output is not None:
         check_writable(args.output)
     d = derivation_of(args)
-    values = d.relevant(values_of(args)) or None
+    values = d.relevant(values_of(args, d)) or None
     if values is not None:
         d.check_values(values)
     write = latex.document if args.standalone else latex.fragment
     text = write(d, values, with_macros=args.macros)
-    if args.output:
+    if args.output is not None:
         write_atomic(args.output, text)
     else:
         sys.stdout.write(text)

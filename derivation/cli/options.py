@@ -9,16 +9,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..config import read_config, read_config_values
-from ..errors import DerivationError
+from ..config import load_toml, read_config, read_config_values
+from ..errors import DerivationError, shown
 from ..hf import ATTN_IMPLEMENTATIONS, ARCHITECTURES, SHIPPED, HFModel, read_hf_config
 from ..pipeline import derive
 from ..presets import MODEL_PRESETS, LAYER_PRESETS, model_preset
 from ..result import Derivation
-from ..switches import DECLARED, GROUPS, SHORTHANDS, Switch
+from ..switches import DECLARED, GROUPS, SHORTHANDS, Switch, letter_setting, read_flag
 from ..symbols import lookup
 from ..values import read_assignment, read_number
-from ..variant import SWITCHES
+from ..variant import SWITCHES, show
 
 
 def add_switches(parser: argparse.ArgumentParser) -> None:
@@ -77,15 +77,42 @@ def add_values(parser: argparse.ArgumentParser) -> None:
 
 
 def switches_of(args: argparse.Namespace) -> dict[str, Any]:
-    """The switches typed on the command line (only those given)."""
+    """The switches typed on the command line (only those given).
+
+    A shorthand and a switch it sets must agree: ``--dropout --no-attention-dropout`` is refused
+    rather than letting one of them win silently.
+    """
     names = [*SWITCHES, *(shorthand.name for shorthand in SHORTHANDS)]
-    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    typed = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    for shorthand in SHORTHANDS:
+        if shorthand.name not in typed:
+            continue
+        wanted = read_flag(shorthand.name, typed[shorthand.name])
+        for target in shorthand.targets:
+            if target in typed and read_flag(target, typed[target]) != wanted:
+                raise DerivationError(
+                    f"{_option(shorthand.name)} {show(wanted)} and {_option(target)} "
+                    f"{show(read_flag(target, typed[target]))} disagree; give one of them")
+    return typed
+
+
+def config_document(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The variant file named by ``--config``, read once for the whole command (its switches
+    and its ``[values]`` come from the same read), or None without ``--config``."""
+    path = getattr(args, "config", None)
+    if path is None:
+        return None
+    if getattr(args, "_config_document", None) is None:
+        args._config_document = load_toml(path)
+    return args._config_document
 
 
 def derivation_of(args: argparse.Namespace, preset: str | None = None) -> Derivation:
     """The derivation the options describe: model preset < config file < typed switches.
 
     A layer preset named explicitly (``--preset``, or ``preset`` here) replaces the model's own.
+    A config file that names another preset than the typed one is refused: neither may win
+    silently.
     """
     switches: dict[str, Any] = {}
     preset = preset or getattr(args, "preset", None)
@@ -94,29 +121,50 @@ def derivation_of(args: argparse.Namespace, preset: str | None = None) -> Deriva
         switches.update(hf.switches)
     model = getattr(args, "model", None)
     scope = getattr(args, "scope", None) or "layer"
+    document = config_document(args)
+    if document is not None and preset is not None and document.get("preset", preset) != preset:
+        raise DerivationError(f"config file {shown(args.config)} names preset "
+                              f"{shown(document['preset'])} but --preset is {shown(preset)}; give one")
     if model and model not in SHIPPED:
         switches.update(model_preset(model).switches(scope, layer=preset is None))
-    if getattr(args, "config", None):
-        switches.update(read_config(args.config))
+    if document is not None:
+        config = dict(document)
+        if preset is not None:
+            config.pop("preset", None)  # the same preset: derive() starts from it already
+        switches.update(read_config(config))
     switches.update(switches_of(args))
     return derive(preset=preset, **switches)
 
 
-def values_of(args: argparse.Namespace) -> dict[str, Any]:
-    """Sizes: the model preset's, then the config file's [values], then --set (last wins)."""
+def values_of(args: argparse.Namespace, *derivations: Derivation) -> dict[str, Any]:
+    """Sizes: the model preset's, then the config file's [values], then --set (last wins).
+
+    With ``derivations``, a ``--set`` for a letter that none of them has, and that a switch would
+    bring in (``t`` without ``--tensor-parallel t``), is refused naming that switch: the answer
+    would otherwise silently be the one without it. A letter every layer has (s, b, h, a) may
+    always be set.
+    """
     values: dict[str, Any] = {}
     hf = hf_model_of(args)
     if hf is not None:
         values.update(hf.sizes)
     if getattr(args, "model", None) and args.model not in SHIPPED:
         values.update(model_preset(args.model).values)
-    if getattr(args, "config", None):
-        for name, value in read_config_values(args.config).items():
+    document = config_document(args)
+    if document is not None:
+        for name, value in read_config_values(document).items():
             info = lookup(name)  # an unknown name is an error, not silently dropped
             values[info.name] = read_number(info, value)
+    typed: dict[str, Any] = {}
     for text in getattr(args, "assignments", []):
         name, value = read_assignment(text)
-        values[name] = value
+        if name in typed and typed[name] != value:
+            raise DerivationError(f"--set {name} is given twice, as {typed[name]} and {value}; "
+                                  "give it once")
+        typed[name] = values[name] = value
+    if derivations:
+        for name in typed:
+            _check_used(name, derivations)
     return values
 
 
@@ -133,3 +181,22 @@ def hf_model_of(args: argparse.Namespace) -> HFModel | None:
     if not path:
         return None
     return read_hf_config(path, args.attn_implementation or "sdpa", getattr(args, "platform", None) or "cuda")
+
+
+def _check_used(name: str, derivations: tuple[Derivation, ...]) -> None:
+    if any(name in {symbol.name for symbol in d.symbols} for d in derivations):
+        return
+    setting = letter_setting(name)
+    if setting is None:
+        return
+    switch = list(setting)[-1]
+    current = show(getattr(derivations[0].variant, switch))
+    options = " ".join(_typed_option(key, value) for key, value in setting.items())
+    raise DerivationError(f"{name} is set (--set {name}=...) but {switch} is {current}, so the "
+                          f"formula has no {name}; add {options}, or drop the --set")
+
+
+def _typed_option(name: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return _option(name) if value else "--no-" + _option(name)[2:]
+    return f"{_option(name)} {value}"

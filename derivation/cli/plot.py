@@ -49,7 +49,7 @@ def run(args) -> int:
     matplotlib.use("Agg")
 
     variants = _derivations(args)
-    values, label = _values(args)
+    values, label = _values(args, variants)
     if args.kind == "seq":
         seqs = _sequence_lengths(args.seq)
         values.pop("s", None)
@@ -77,9 +77,9 @@ def _derivations(args) -> dict[str, Any]:
     return {name: derivation_of(args, preset=name) for name in names}
 
 
-def _values(args) -> tuple[dict[str, Any], str]:
+def _values(args, variants: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """Sizes from --model or --config, else GPT-3 175B's; --set overrides either."""
-    values = values_of(args)
+    values = values_of(args, *variants.values())
     if args.model or args.config:
         return values, args.model or ""
     reference = reference_model()

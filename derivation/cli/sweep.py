@@ -30,12 +30,14 @@ import csv
 import itertools
 import json
 import math
+import re
 import sys
 from typing import Any, Iterator
 
 from .. import notation
-from ..errors import DerivationError
-from ..output import check_writable, write_atomic
+from ..errors import DerivationError, shown
+from ..limits import INT64_MAX, LIMIT_TEXT, check_digits_text
+from ..output import check_writable, is_stdout, write_atomic
 from ..render import data
 from ..render import tables
 from ..render.units import grouped, human
@@ -44,6 +46,7 @@ from ..values import missing_error, read_number
 from .options import add_switches, add_values, derivation_of, values_of
 
 MAX_POINTS = 10**7  # combinations one sweep may evaluate
+_DIGITS = re.compile(r"[0-9]+")
 _CHUNK = 100_000  # rows formatted at a time, so output memory stays bounded
 
 
@@ -78,9 +81,12 @@ def parse_grid(text: str) -> tuple[str, list]:
 
     def number(item: str, what: str = "value"):
         try:
-            return read_number(info, item)
+            value = read_number(info, item)
         except DerivationError as error:
-            raise DerivationError(f"grid {text!r}: {what} {item!r}: {error}") from None
+            raise DerivationError(f"grid {shown(text)}: {what} {shown(item)}: {error}") from None
+        if value > INT64_MAX:  # a sweep evaluates in int64
+            raise DerivationError(f"grid {shown(text)}: {what} {shown(item)} is above {LIMIT_TEXT}")
+        return value
 
     if ":" not in spec:
         values = [number(item) for item in spec.split(",")]
@@ -100,15 +106,21 @@ def parse_grid(text: str) -> tuple[str, list]:
     if stop < start:
         raise DerivationError(f"grid {text!r}: stop {stop} is below start {start}")
     kind, amount = step[:1], step[1:]
-    if kind not in ("x", "+") or not amount.isdigit():
-        raise DerivationError(f"grid {text!r}: step {step!r} is neither xFACTOR nor +STEP "
+    if kind not in ("x", "+") or not _DIGITS.fullmatch(amount):  # ASCII digits only: isdigit() takes ²
+        raise DerivationError(f"grid {shown(text)}: step {shown(step)} is neither xFACTOR nor +STEP "
                               "(e.g. x2 or +1)")
+    try:
+        check_digits_text(amount, "the step")
+    except DerivationError as error:
+        raise DerivationError(f"grid {shown(text)}: {error}") from None
     amount = int(amount)
     if kind == "x":
         if amount < 2:
             raise DerivationError(f"grid {text!r}: a geometric factor must be at least 2, got {step!r}")
-        count = 1 + int(math.log(stop / start, amount) + 1e-9)
-        values = [start * amount**k for k in range(count + 1) if start * amount**k <= stop]
+        values, value = [], start
+        while value <= stop:  # exact integers: no float may overflow or round
+            values.append(value)
+            value *= amount
     else:
         if amount < 1:
             raise DerivationError(f"grid {text!r}: an arithmetic step must be at least 1, got {step!r}")
@@ -191,13 +203,15 @@ def run(args) -> int:
         used = ", ".join(symbol.name for symbol in d.symbols)
         raise DerivationError(f"--grid {unused[0]}: this variant's formula does not use "
                               f"{unused[0]} (it uses {used})")
-    given = d.relevant(values_of(args))
+    given = d.relevant(values_of(args, d))
     fixed = {s.name: given[s.name] for s in d.symbols if s.name in given and s.name not in grids}
     missing = [symbol for symbol in d.symbols if symbol.name not in grids and symbol.name not in fixed]
     if missing:
         raise missing_error(missing, " ".join(f"--set {symbol}=..." for symbol in missing)
                             + " (or --grid)")
-    target = check_writable(args.csv) if args.csv else None
+    target = check_writable(args.csv) if args.csv is not None else None
+    if target is not None and is_stdout(target) and args.json:
+        raise DerivationError("--csv - and --json both write to standard output; give one")
     result = sweep(d, grids, fixed)
     columns = [symbol.name for symbol in d.symbols]
 
@@ -209,7 +223,7 @@ def run(args) -> int:
                 writer.writerows(row for row in _rows(d, grids, fixed, result))
 
         write_atomic(target, write)
-        if not args.json:
+        if not args.json and not is_stdout(target):
             print(f"wrote {result.size:,} configurations to {target}")
     if args.json:
         _print_json(d, grids, fixed, result, columns)

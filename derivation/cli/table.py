@@ -21,7 +21,7 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     d = derivation_of(args)
-    values = d.relevant(values_of(args)) or None
+    values = d.relevant(values_of(args, d)) or None
     if values is not None:
         d.check_values(values)
     if args.format == "text":

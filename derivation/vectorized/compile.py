@@ -14,7 +14,7 @@ from typing import Any
 import sympy
 
 from ..errors import DerivationError
-from ..result import Derivation
+from ..result import Derivation, Whole
 from .horner import _Terms
 from .limits import INT64_MAX
 
@@ -27,24 +27,24 @@ def compiled(d: Derivation, fixed: dict[sympy.Symbol, Any] | None = None,
     """
     fixed = fixed or {}
     total = d.total.subs(fixed) if fixed else d.total
-    wholes = tuple((w.expr.subs(fixed) if fixed else w.expr, w.reason) for w in d.wholes)
+    wholes = tuple((w.expr.subs(fixed) if fixed else w.expr, w) for w in d.wholes)
     symbols = d.symbols if symbols is None else symbols
     symbols = tuple(symbol for symbol in symbols if symbol not in fixed)
     return _compile(total, wholes, symbols)
 
 
 @lru_cache(maxsize=256)
-def _compile(total: sympy.Expr, wholes: tuple[tuple[sympy.Expr, str], ...],
+def _compile(total: sympy.Expr, wholes: tuple[tuple[sympy.Expr, Whole], ...],
              symbols: tuple[sympy.Symbol, ...]) -> _Compiled:
     return _Compiled(symbols, _Ratio.of(total, symbols),
-                     tuple((_Ratio.of(expr, symbols), reason) for expr, reason in wholes))
+                     tuple((_Ratio.of(expr, symbols), whole) for expr, whole in wholes))
 
 
 @dataclass(frozen=True)
 class _Compiled:
     symbols: tuple[sympy.Symbol, ...]
     total: _Ratio
-    wholes: tuple[tuple[_Ratio, str], ...]
+    wholes: tuple[tuple[_Ratio, Whole], ...]  # each quantity, and the Whole that explains it
     # fast-path plans by the sizes that were constant: a sweep over arrays reuses one
     plans: dict = field(default_factory=dict, compare=False, repr=False)
 

@@ -1,4 +1,6 @@
-"""The int64 limit: what every result must stay under, and how an error names it."""
+"""The int64 limit: what every result must stay under, and how an error names it (defined with
+the other input limits in :mod:`derivation.limits`)."""
 
-INT64_MAX = 2**63 - 1
-LIMIT_TEXT = "the int64 limit 2**63 - 1 = 9,223,372,036,854,775,807 bytes"
+from ..limits import INT64_MAX, LIMIT_TEXT
+
+__all__ = ["INT64_MAX", "LIMIT_TEXT"]

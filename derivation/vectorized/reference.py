@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import DerivationError
-from ..notation import text
 from .compile import _Compiled, _Ratio
 from .horner import _common, _horner, _monomial
 from .limits import INT64_MAX, LIMIT_TEXT
@@ -29,12 +28,11 @@ def _reference(form: _Compiled, names: list[str], columns: list, maxima: list[in
         return ", ".join(f"{name}={int(np.broadcast_to(column, shape)[index])}"
                          for name, column in zip(names, columns))
 
-    for ratio, reason in form.wholes:
+    for ratio, why in form.wholes:
         quotient, whole, _ = _exact(ratio, columns, maxima, shape)
         bad = ~whole | (quotient <= 0)
         if bad.any():
-            raise DerivationError(f"{text(ratio.expr)} is not a whole number at {first(bad)}: "
-                                  f"{reason}")
+            raise DerivationError(why.failure(ratio.expr, first(bad)))
     quotient, whole, overflow = _exact(form.total, columns, maxima, shape)
     if np.any(overflow):
         raise DerivationError(f"the total is above {LIMIT_TEXT} at {first(overflow)}; "

@@ -20,6 +20,7 @@ from ..result import Derivation
 from ..variant import Variant, make_variant
 from .compare import measure_variant
 from .recording import Measurement, StorageRecord
+from .support import check_sizes, check_variant
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,8 @@ def _block_of(record: StorageRecord) -> str:
 def verify(d: Derivation, sizes: Mapping[str, int], fake: bool = False) -> Verification:
     """Measure the reference layer for ``d``'s switches and match it storage by storage."""
     sizes = dict(sizes)
+    check_variant(d.variant, sizes)
+    check_sizes(d, sizes, fake)
     measured, notes = closest_measurable(d.variant)
     if d.variant.attention == "eager" and d.variant.qkv_layout == "views" and sizes.get("b", 1) > 1:
         notes += ("at b ≥ 2 the reference layer's torch.matmul copies strided Q, K and V (as Hugging Face "
