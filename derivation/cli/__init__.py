@@ -14,7 +14,7 @@ import sys
 from .. import __version__
 from ..errors import DerivationError
 
-COMMANDS = ("formula", "table", "evaluate", "presets", "compare", "check", "latex", "sweep",
+COMMANDS = ("formula", "table", "evaluate", "budget", "presets", "compare", "check", "latex", "sweep",
             "plot", "verify", "from_hf")
 """The sub-command modules; a command's name is its module's with dashes (``from-hf``)."""
 
@@ -29,6 +29,8 @@ examples:
   derivation table                                   the per-tensor derivation
   derivation formula --attention flash               closed form with flash attention
   derivation evaluate --model gpt3-175b              bytes for GPT-3 175B
+  derivation budget --model gpt3-175b --set d=8 --gpu-memory 80GiB
+                                                     every rank's whole memory: does it fit?
   derivation evaluate --tensor-parallel 8 --sequence-parallel --recompute selective \\
       --set s=2048 --set b=1 --set h=12288 --set a=96
   derivation check "sbh(34 + 5as/h)" --attention flash
