@@ -10,8 +10,11 @@ from .comparison import compare
 from .pipeline import derive
 from .errors import DerivationError, ParseError
 from .parser import parse
+from .memory import budget
 from .result import Derivation
+from .states import model_states, parameter_count
 from .variant import Variant, make_variant
 
-__all__ = ["check", "compare", "derive", "Derivation", "DerivationError", "ParseError", "Variant", "make_variant", "parse"]
+__all__ = ["budget", "check", "compare", "derive", "Derivation", "DerivationError", "ParseError", "Variant",
+           "make_variant", "model_states", "parameter_count", "parse"]
 __version__ = "0.1.0"

@@ -14,12 +14,12 @@ from .config import read_config
 from .errors import DerivationError
 from .flops import forward_matmuls
 from .layer import layer_tensors, substitutions
-from .model import SCOPE
+from .model import SCOPE, rank_wholes
 from .notation import text
 from .policies import POLICY
 from .presets import layer_preset
 from .result import Derivation, Whole
-from .symbols import L, a
+from .symbols import a
 from .tensors import Tensor
 from .transforms import context_parallel, split_matmuls, tensor_parallel
 from .variant import Variant, make_variant
@@ -27,7 +27,7 @@ from .variant import Variant, make_variant
 
 def derive(variant: Variant | None = None, *, config: Any = None, preset: str | None = None,
            **switches: Any) -> Derivation:
-    """Derive the activation memory of one layer (or the first pipeline stage) for some switches.
+    """Derive the activation memory of one layer (or a pipeline rank, or a KV cache) for some switches.
 
     - ``variant``: a :class:`Variant` to start from (default: the paper's GPT layer);
     - ``preset``: a named layer preset (``"megatron"``, ``"gpt2"``, ``"llama"``, ...);
@@ -92,18 +92,15 @@ def _wholes(v: Variant, kept: list[Tensor]) -> tuple[Whole, ...]:
     if v.kv_heads != a:
         ratio = a / v.kv_heads
         wholes[ratio] = Whole(ratio, "kv_heads must divide the number of heads a")
-    if v.scope == "model":
-        per_stage = L / v.pipeline_parallel
-        wholes[per_stage] = Whole(per_stage, "the pipeline size p must divide the layers L")
+    if v.scope != "layer":
+        for expr, reason in rank_wholes(v):
+            wholes.setdefault(expr, Whole(expr, reason))
         if not v.pipeline_parallel.is_number:  # the output layer is left out: see model.py
             beyond_one = v.pipeline_parallel - 1
-            wholes[beyond_one] = Whole(beyond_one, "the symbolic form assumes p ≥ 2", refusal=(
+            wholes.setdefault(beyond_one, Whole(beyond_one, "the symbolic form assumes p ≥ 2", refusal=(
                 f"pipeline_parallel = {_show(v.pipeline_parallel)} is 1 here, but the symbolic "
                 "form assumes at least 2 stages (one stage also keeps the output layer); for a "
-                "single stage use pipeline_parallel = 1"))
-        if v.interleave is not None:
-            chunk = L / (v.pipeline_parallel * v.interleave)
-            wholes[chunk] = Whole(chunk, "p·m must divide L for the interleaved schedule")
+                "single stage use pipeline_parallel = 1")))
     return tuple(wholes.values())
 
 

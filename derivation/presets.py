@@ -26,6 +26,10 @@ class LayerPreset:
         return make_variant(self.switches)
 
 
+# What a Llama model has around its layers, for its parameter count: no biases, rotary positions
+# (no position table), an output projection of its own.
+_LLAMA_MODEL = {"bias": "none", "position_embedding": "none", "tie_embeddings": False}
+
 LAYER_PRESETS: dict[str, LayerPreset] = {p.name: p for p in (
     LayerPreset("megatron", "The paper's GPT layer (Korthikanti et al. 2022, §4.1): LayerNorm, eager "
                 "attention with dropout on the softmax, GeLU MLP with f = 4h, fused QKV projection, "
@@ -36,15 +40,16 @@ LAYER_PRESETS: dict[str, LayerPreset] = {p.name: p for p in (
     LayerPreset("llama", "A Llama-style layer as training frameworks run it: fused RMSNorm, SwiGLU "
                 "(separate gate and up projections) of width f, fused rotary embeddings, "
                 "grouped-query attention with g key/value heads, flash attention, no dropout, "
-                "separate Q/K/V projections.",
+                "separate Q/K/V projections; no biases, no position table, untied output.",
                 {"norm": "rmsnorm", "mlp": "swiglu", "ffn_hidden": "f", "rope": "fused",
-                 "kv_heads": "g", "attention": "flash", "dropout": False, "qkv": "separate"}),
+                 "kv_heads": "g", "attention": "flash", "dropout": False, "qkv": "separate",
+                 **_LLAMA_MODEL}),
     LayerPreset("llama-hf", "The llama layer as Hugging Face's eager-free PyTorch code writes it: "
                 "LlamaRMSNorm keeps its fp32 upcast input and the normalized tensor cast back to bf16, rotary embeddings are "
                 "applied with unfused elementwise ops, attention runs through SDPA's flash kernel.",
                 {"norm": "rmsnorm", "norm_impl": "hf_llama", "mlp": "swiglu", "ffn_hidden": "f",
                  "rope": "unfused", "kv_heads": "g", "attention": "flash", "dropout": False,
-                 "qkv": "separate"}),
+                 "qkv": "separate", **_LLAMA_MODEL}),
 )}
 
 
@@ -67,9 +72,9 @@ class ModelPreset:
         ``layer=False`` only the layout, for when another layer preset is named explicitly."""
         out: dict[str, Any] = dict(LAYER_PRESETS[self.layer].switches) if layer else {}
         out["tensor_parallel"] = "t"
-        if scope == "model":
+        if scope != "layer":  # a rank, its layers or its KV cache: the pipeline layout applies
             out["pipeline_parallel"] = "p" if self.values["p"] > 1 else 1
-            if self.values.get("m"):
+            if self.values.get("m") and scope != "inference":
                 out["interleave"] = "m"
         return out
 

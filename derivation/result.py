@@ -202,6 +202,7 @@ def _whole_bytes(value: sympy.Expr, what: str) -> int:
     if not value.is_Integer:
         raise DerivationError(
             f"{what} is {value} bytes, not a whole number: a bit-packed mask needs a multiple of "
-            "8 elements, and convention='megatron' applies the fractional interleave factor to "
-            "per-micro-batch terms; choose sizes that make it whole")
+            "8 elements, convention='megatron' applies the fractional interleave factor to "
+            "per-micro-batch terms, and the V-Half and V-Min schedules hold 1/2 and 1/3 of 1F1B's "
+            "micro-batches on average; choose sizes that make it whole")
     return int(value)

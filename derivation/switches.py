@@ -12,10 +12,11 @@ Grammar of one entry (pint's definition files are the model: one switch, one dec
     flag(NAME, GROUP, HELP, DEFAULT, [needs=...], [layout=True])
         on or off
     expression(NAME, GROUP, HELP, DEFAULT, SYMBOLS, EXAMPLES, [letter=L], [none=True],
-               [minimum=(N, MESSAGE)], [neutral=VALUE], [sums=True], [needs=...], [layout=True])
+               [minimum=(N, MESSAGE)], [neutral=VALUE], [sums=True], [zero=True], [needs=...], [layout=True])
         a number or a formula over SYMBOLS; LETTER is the symbol the declarations use for it;
         NEUTRAL is what "off" means (check and compare undo the switch to it); a value must be
-        one product (2t, 8h/3), since sizes divide by it, unless SUMS says it only multiplies
+        one product (2t, 8h/3), since sizes divide by it, unless SUMS says it only multiplies;
+        ZERO lets the number 0 through (a 0-based index: pipeline_rank)
     shorthand(NAME, HELP, TARGETS)
         one flag that sets several flags
 
@@ -98,6 +99,7 @@ class Switch:
     none: bool = False  # an expression that may be "none" (interleave)
     minimum: tuple[int, str] | None = None  # an expression's smallest number, and the refusal
     sums: bool = False  # an expression that may be a sum (4h + 64): no size is divided by it
+    zero: bool = False  # an expression whose number may be 0 (a 0-based index)
     needs: tuple[Need, ...] = ()
     layout: bool = False
     neutral: Any = None  # an expression's "off" value, which check's neighbours undo it to
@@ -146,8 +148,19 @@ _TP = Need(ACTIVE, "tensor_parallel", is_not=ACTIVE, example="t",
 
 
 def _whole_model(name: str) -> Need:
-    return Need(ACTIVE, "scope", is_="model", example="model",
+    return Need(ACTIVE, "scope", is_not="layer", example="model",
                 message=f"{name} applies to the whole model: add scope = 'model'")
+
+
+def _model_scope(name: str) -> Need:
+    return Need(ACTIVE, "scope", is_="model", example="model",
+                message=f"{name} counts the embedding and output terms, which only scope = 'model' "
+                        "has: add scope = 'model'")
+
+
+_PIPELINE = "set pipeline_parallel to p or a number above 1"
+V_SHAPED = ("zbv", "v_half", "v_min", "dualpipe", "dualpipev")
+"""Schedules whose last stage runs on the first rank (the schedules table checks it)."""
 
 
 # --- the registry ---------------------------------------------------------------------------------
@@ -273,9 +286,11 @@ DECLARED: tuple[Switch, ...] = (
                "full": "keep only each layer's input and run its forward again in backward",
            }),
     # whole model
-    choice("scope", "whole model", "layer, or model (the first pipeline stage: L layers, embedding and output terms)", {
+    choice("scope", "whole model", "layer; layers or model (what a pipeline rank holds: its layers in flight, and with model its embedding and output terms); inference (the KV cache)", {
         "layer": "one transformer layer",
-        "model": "the first pipeline stage: its layers in flight, the embedding and the output terms",
+        "layers": "the transformer layers in flight on a pipeline rank, without the embedding or output terms (the paper's Figure 1)",
+        "model": "a pipeline rank (the first by default): its layers in flight, and the embedding and output terms it holds",
+        "inference": "inference in eval mode (no dropout, nothing kept for backward): the KV cache of a rank's layers for b sequences of s tokens",
     }, layout=True, neighbours=False),
     expression("pipeline_parallel", "whole model", "pipeline-parallel size (scope = model): 1, a number, or p",
                "1", "p", ("1", "p", "2"), letter="p", neutral="1", layout=True, needs=(_whole_model("pipeline_parallel"),)),
@@ -291,8 +306,74 @@ DECLARED: tuple[Switch, ...] = (
         "paper": "as the paper counts the whole model",
         "megatron": "as Megatron-LM's theoretical_memory_usage.py: int64 token ids, and the "
                     "interleave factor on the embedding terms too",
-    }, layout=True, needs=(_whole_model("convention"),),
+    }, layout=True, needs=(_model_scope("convention"),),
        shown_with=(("pipeline_parallel", "p"), ("interleave", "m"))),
+    # ... every pipeline rank and schedule (Korthikanti et al. 2022, Appendix B)
+    expression("pipeline_rank", "whole model",
+               "pipeline rank, 0-based: 0 (the first stage), a number, p-1 (the last), or i (one between)",
+               "0", "i p", ("0", "i", "p-1", "1"), letter="i", neutral="0", zero=True, sums=True, layout=True, needs=(
+                   _whole_model("pipeline_rank"),
+                   Need(ACTIVE, "pipeline_parallel", is_not=ACTIVE, example="p",
+                        message=f"pipeline_rank needs pipeline parallelism: {_PIPELINE}"))),
+    choice("schedule", "whole model", "pipeline schedule: 1f1b (interleaved with interleave = m), zb1p, zb2p, zbv, v_half, v_min, dualpipe, dualpipev", {
+        "1f1b": "1F1B: rank i holds p − i micro-batches of L/p layers; with interleave = m, Megatron-LM's "
+                "interleaved schedule, (p − i − 1)·2 + (m − 1)·p + 1 chunks of L/(pm) layers",
+        "zb1p": "zero bubble ZB-H1 (sail-sg/zero-bubble-pipeline-parallelism): 1× the activations of 1F1B, rank by rank",
+        "zb2p": "zero bubble ZB-H2: 2× the activations of 1F1B, rank by rank",
+        "zbv": "zero bubble V-shape: two chunks of L/(2p) layers per rank, 1× the peak activations of 1F1B on every rank",
+        "v_half": "V-Half (pipeline parallelism with controllable memory): 1/2× the peak activations of 1F1B on every rank",
+        "v_min": "V-Min: 1/3× the peak activations of 1F1B on every rank",
+        "dualpipe": "DualPipe (deepseek-ai/DualPipe): PP + 1 micro-batches of L/p layers and 2× the parameters on "
+                    "every rank (rank i holds stages i and p − 1 − i)",
+        "dualpipev": "DualPipeV (DualPipe cut in half): PP + 1 chunks of L/(2p) layers on every rank, PP = 2p stages",
+    }, layout=True, neighbours=False, needs=(
+        _whole_model("schedule"),
+        Need(ACTIVE, "pipeline_parallel", is_not=ACTIVE, example="p",
+             message=f"a pipeline schedule needs pipeline parallelism: {_PIPELINE}"),
+        Need(ACTIVE, "interleave", is_="none", example="none",
+             message="interleave is Megatron-LM's interleaved 1F1B: it needs schedule = '1f1b' (the "
+                     "V-shaped schedules and DualPipe fix their own chunks per rank)"),
+        Need(V_SHAPED, "output_rank", is_not="last", example="auto",
+             message="this schedule runs its last stage on the first rank: the output layer is not on "
+                     "the last rank there (leave output_rank = 'auto', or 'first')"))),
+    choice("output_rank", "whole model", "the rank that holds the output layer: auto (the schedule's), last, or first (with the embedding)", {
+        "auto": "where the schedule puts it: the last rank (1F1B, interleaved, ZB1P, ZB2P), the first rank "
+                "(ZBV, V-Half, V-Min, DualPipeV), both end ranks (DualPipe)",
+        "last": "the last rank, p − 1",
+        "first": "the first rank, with the embedding (a V-shaped layout)",
+    }, layout=True, neighbours=False, needs=(_model_scope("output_rank"),)),
+    # ... model states: parameters, gradients, optimizer (derivation budget)
+    choice("bias", "whole model", "linear biases: layers (every linear of the layers: GPT, Megatron-LM), layers_and_output (and the output projection: Phi), none (Llama), qkv (Q, K and V only: Qwen2)", {
+        "layers": "every linear of the layers has a bias; the output projection has none (GPT-2, GPT-3, "
+                  "GPT-NeoX, Megatron-LM GPT)",
+        "layers_and_output": "every linear has a bias, the output projection too (Phi)",
+        "none": "no linear has a bias (Llama, Mistral)",
+        "qkv": "only the Q, K and V projections have biases (Qwen2)",
+    }, layout=True, neighbours=False),
+    flag("tie_embeddings", "whole model", "the output projection shares the embedding's weights", True, layout=True),
+    expression("position_embedding", "whole model", "rows of a learned position table: s (GPT), a number (n_positions), or none (rotary)",
+               "s", "s", ("s", "none", "1024"), none=True, layout=True),
+    choice("param_dtype", "whole model", "the parameters' dtype: dtype (the activations', with an fp32 master copy) or fp32", {
+        "dtype": "the activation dtype (mixed precision: the optimizer keeps an fp32 master copy)",
+        "fp32": "fp32 (fp32 training, or autocast over fp32 weights): no master copy",
+    }, layout=True, neighbours=False),
+    choice("grad_dtype", "whole model", "the gradients' dtype: param (the parameters') or fp32 (Megatron-LM's accumulation)", {
+        "param": "the parameters' dtype (the ZeRO paper's 2Ψ bytes)",
+        "fp32": "fp32 (Megatron-LM accumulates gradients in fp32: 18 bytes per parameter with Adam)",
+    }, layout=True, neighbours=False),
+    choice("optimizer", "whole model", "adam (fp32 master, m and v: K = 12) or torch_adamw (m and v in the parameters' dtype)", {
+        "adam": "Adam(W) as Megatron-LM and DeepSpeed keep it: an fp32 master copy (unless the parameters "
+                "are fp32), m and v in fp32: K = 12 bytes per parameter (8 with fp32 parameters)",
+        "torch_adamw": "torch.optim.AdamW on the parameters as they are: m and v in the parameters' dtype, "
+                       "and one float32 step per parameter tensor",
+    }, layout=True, neighbours=False),
+    choice("zero", "whole model", "ZeRO stage over d data-parallel ranks: 0, 1 (optimizer), 2 (+ gradients), 3 (+ parameters; FSDP full shard)", {
+        "0": "nothing sharded (DDP, FSDP NO_SHARD)",
+        "1": "optimizer states sharded over d ranks (ZeRO-1; with grad_dtype = fp32, Megatron-LM's "
+             "distributed optimizer: 6 + 12/d bytes per parameter)",
+        "2": "optimizer states and gradients sharded (ZeRO-2, FSDP SHARD_GRAD_OP)",
+        "3": "optimizer states, gradients and parameters sharded (ZeRO-3, FSDP FULL_SHARD)",
+    }, layout=True, neighbours=False),
 )
 
 SHORTHANDS: tuple[Shorthand, ...] = (
@@ -324,7 +405,45 @@ def nothing_to_recompute(v: Variant) -> str | None:
     return None
 
 
-RULES: tuple[Callable[[Variant], str | None], ...] = (nothing_to_recompute,)
+def rank_outside_pipeline(v: Variant) -> str | None:
+    """A pipeline rank the pipeline does not have: 8 of 8, or a rank between the ends of 2."""
+    if v.scope == "layer" or not v.pipeline_parallel.is_number or v.pipeline_parallel == 1:
+        return None  # (one rank: pipeline_rank's own need says it needs pipeline parallelism)
+    p = v.pipeline_parallel
+    rank = sympy.expand(v.pipeline_rank.xreplace({SYMBOLS["p"].symbol: p}))
+    if rank.is_number and rank >= p:
+        return (f"pipeline_rank = {rank} names no rank of a {p}-rank pipeline: the ranks are 0 to "
+                f"{p - 1} (write p-1 for the last)")
+    if not rank.is_number and p < 3:
+        return (f"pipeline_rank = {v.pipeline_rank} stands for a rank between the first and the last, "
+                f"and a {p}-rank pipeline has none: give a number from 0 to {p - 1}")
+    return None
+
+
+def dualpipe_needs_even_ranks(v: Variant) -> str | None:
+    """DualPipe pairs rank i with rank p − 1 − i: it needs an even pipeline."""
+    if v.scope != "layer" and v.schedule == "dualpipe" and v.pipeline_parallel.is_number \
+            and v.pipeline_parallel % 2:
+        return (f"schedule = 'dualpipe' pairs rank i with rank p − 1 − i and needs an even number of "
+                f"ranks; pipeline_parallel = {v.pipeline_parallel} is odd")
+    return None
+
+
+def nothing_to_train(v: Variant) -> str | None:
+    """Training choices under scope = 'inference', which keeps nothing for backward."""
+    if v.scope != "inference":
+        return None
+    if v.recompute != "none":
+        return (f"recompute = {v.recompute!r} with scope = 'inference': inference keeps nothing for "
+                "backward, so there is nothing to recompute; use recompute = 'none'")
+    if v.interleave is not None or v.schedule != "1f1b":
+        return ("scope = 'inference' has no training schedule: every rank keeps the KV cache of its "
+                "L/p layers; leave schedule and interleave unset")
+    return None
+
+
+RULES: tuple[Callable[[Variant], str | None], ...] = (
+    nothing_to_recompute, rank_outside_pipeline, dualpipe_needs_even_ranks, nothing_to_train)
 """Rules that are not a single "needs": each returns the refusal, or None."""
 
 # Where the rules run among the needs, to keep the first message the most useful: after these
@@ -566,8 +685,9 @@ def _read_expression(switch: Switch, value: Any) -> sympy.Expr | None:
         raise DerivationError(
             f"switch {name!r} got {value!r}, which uses {', '.join(stray)}; it may use only "
             f"numbers and {', '.join(sorted(map(str, allowed)))}")
-    if expr.is_number and not (expr.is_integer and expr > 0):
-        raise DerivationError(f"switch {name!r} got {value!r}; expected a positive whole number")
+    if expr.is_number and not (expr.is_integer and (expr > 0 or switch.zero and expr == 0)):
+        whole = "a whole number, 0 or more" if switch.zero else "a positive whole number"
+        raise DerivationError(f"switch {name!r} got {value!r}; expected {whole}")
     if not expr.is_number and expr.is_positive is False:
         raise DerivationError(f"switch {name!r} got {value!r}; expected a positive size")
     for number in expr.atoms(sympy.Rational):

@@ -55,6 +55,9 @@ _TABLE = (
     _declare("m", "interleaved (virtual) pipeline stages per rank", minimum=2),
     _declare("t", "tensor-parallel size"),
     _declare("c", "context-parallel size"),
+    _declare("d", "data-parallel size: the ranks ZeRO and FSDP shard model states over"),
+    _declare("i", "a pipeline rank between the first and the last (0 < i < p − 1; the ends are "
+                  "written 0 and p − 1)"),
     _declare("beta", "bytes per activation element (dtype = 'symbolic')", r"\beta", minimum=0, integer=False),
     _declare("mu", "bytes per dropout-mask element (dtype = 'symbolic')", r"\mu", minimum=0, integer=False),
 )
@@ -65,7 +68,7 @@ SYMBOLS: dict[str, SymbolInfo] = {info.name: info for info in _TABLE}
 ALIASES = {"β": "beta", "μ": "mu", "µ": "mu"}
 """Other spellings the parser accepts for a symbol name."""
 
-a, s, b, h, f, g, v, L, p, m, t, c, beta, mu = (info.symbol for info in _TABLE)
+a, s, b, h, f, g, v, L, p, m, t, c, d, i, beta, mu = (info.symbol for info in _TABLE)
 
 ORDER = {info.symbol: index for index, info in enumerate(_TABLE)}
 """Writing order of each symbol, used by the printers."""
@@ -79,7 +82,7 @@ def lookup(name: str) -> SymbolInfo:
     >>> lookup("x")
     Traceback (most recent call last):
     ...
-    derivation.errors.DerivationError: unknown symbol 'x'; known symbols: a, s, b, h, f, g, v, L, p, m, t, c, beta, mu
+    derivation.errors.DerivationError: unknown symbol 'x'; known symbols: a, s, b, h, f, g, v, L, p, m, t, c, d, i, beta, mu
     """
     info = SYMBOLS.get(ALIASES.get(name, name))
     if info is None:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from derivation import DerivationError, derive, notation, parse
 from derivation.checker import check_derivation
 from derivation.symbols import b, beta, h, s, v
-from derivation.switches import DECLARED, REGISTRY
+from derivation.switches import DECLARED, REGISTRY, _satisfied
 from derivation.symbols import t
 from derivation.variant import EXPRESSIONS, SWITCHES, Variant, make_variant
 
@@ -30,8 +30,12 @@ SETTINGS = settings(derandomize=True, database=None, max_examples=40, deadline=N
 # The values each switch is drawn from, by kind: the registry's own (every switch is drawn).
 DRAWN = {switch.name: switch.values for switch in DECLARED}
 EXPRESSION_VALUES = {name: DRAWN[name] for name in EXPRESSIONS}
-# Switches that need scope = model (refused for one layer), read from their needs.
-WHOLE_MODEL = {switch.name for switch in DECLARED if any(need.switch == "scope" for need in switch.needs)}
+# The scopes each switch allows, read from its needs (pipeline switches are refused for one layer,
+# the embedding and output switches need scope = model).
+SCOPES = {switch.name: {scope for scope in REGISTRY["scope"].values
+                        if all(_satisfied(need, scope, REGISTRY["scope"])
+                               for need in switch.needs if need.switch == "scope")}
+          for switch in DECLARED}
 
 
 def _maybe(values):
@@ -43,12 +47,16 @@ def _maybe(values):
 def variants(draw) -> Variant:
     scope = draw(st.sampled_from(REGISTRY["scope"].values))
     drawn = {name: draw(_maybe(values)) for name, values in DRAWN.items() if name != "scope"}
-    switches = {name: value for name, value in drawn.items()
-                if value is not None and (scope == "model" or name not in WHOLE_MODEL)}
-    try:
-        return make_variant({**switches, "scope": scope})
-    except DerivationError:
-        reject()
+    switches = {"scope": scope}
+    for name, value in drawn.items():  # each drawn value joins when it makes sense with those before
+        if value is None or scope not in SCOPES[name]:
+            continue
+        try:
+            make_variant({**switches, name: value})
+        except DerivationError:
+            continue
+        switches[name] = value
+    return make_variant(switches)
 
 
 @st.composite
@@ -59,7 +67,8 @@ def sizes(draw) -> dict:
     a = g * n(4)
     return dict(a=a, g=g, h=a * 12 * n(16), f=12 * n(64), s=32 * n(256), b=n(8), v=4 * n(1000),
                 L=12 * n(8), t=draw(st.sampled_from([1, 2, 4])), c=draw(st.sampled_from([1, 2, 4])),
-                p=draw(st.sampled_from([1, 2, 4])), m=draw(st.sampled_from([2, 3])),
+                p=draw(st.sampled_from([1, 2, 4])), m=draw(st.sampled_from([2, 3])), i=1,
+                d=draw(st.sampled_from([1, 2, 8])),
                 beta=draw(st.sampled_from([1, 2, 4])), mu=draw(st.sampled_from([1, 2])))
 
 

@@ -35,7 +35,7 @@ from ..switches import read_flag
 INTERNAL_ERROR = 70  # EX_SOFTWARE in sysexits.h
 DEBUG = "DERIVATION_DEBUG"
 
-COMMANDS = ("formula", "table", "evaluate", "presets", "compare", "check", "latex", "sweep",
+COMMANDS = ("formula", "table", "evaluate", "budget", "presets", "compare", "check", "latex", "sweep",
             "plot", "verify", "from_hf")
 """The sub-command modules; a command's name is its module's with dashes (``from-hf``)."""
 
@@ -50,6 +50,8 @@ examples:
   derivation table                                   the per-tensor derivation
   derivation formula --attention flash               closed form with flash attention
   derivation evaluate --model gpt3-175b              bytes for GPT-3 175B
+  derivation budget --model gpt3-175b --set d=8 --gpu-memory 80GiB
+                                                     every rank's whole memory: does it fit?
   derivation evaluate --tensor-parallel 8 --sequence-parallel --recompute selective \\
       --set s=2048 --set b=1 --set h=12288 --set a=96
   derivation check "sbh(34 + 5as/h)" --attention flash
@@ -191,7 +193,7 @@ def _silence_stdout() -> None:
 
 # --- terminals that cannot show every character ---------------------------------------------------
 
-ASCII = {"√": "sqrt", "π": "pi", "·": "*", "→": "->", "×": "x", "μ": "mu", "µ": "mu", "β": "beta", "ᵀ": "^T", "§": "S",
+ASCII = {"√": "sqrt", "π": "pi", "⌈": "ceil(", "⌉": ")", "Ψ": "Psi", "·": "*", "→": "->", "×": "x", "μ": "mu", "µ": "mu", "β": "beta", "ᵀ": "^T", "§": "S",
          "²": "^2", "³": "^3", "−": "-", "…": "...", "≥": ">=", "≤": "<=", "≠": "!=", "≈": "~",
          "Π": "prod", "∏": "prod", "Σ": "sum", "—": "--", "–": "-", "↦": "|->", "÷": "/",
          "“": '"', "”": '"', "‘": "'", "’": "'", "°": " deg"}

@@ -11,10 +11,11 @@ from typing import Any
 
 from ..config import load_toml, read_config, read_config_values
 from ..errors import DerivationError, shown
-from ..hf import ATTN_IMPLEMENTATIONS, ARCHITECTURES, SHIPPED, HFModel, read_hf_config
+from ..hf import ATTN_IMPLEMENTATIONS, ARCHITECTURES, SHIPPED, HFModel, load_hf_config, read_hf_config
 from ..pipeline import derive
 from ..presets import MODEL_PRESETS, LAYER_PRESETS, model_preset
 from ..result import Derivation
+from ..states import hf_parameter_switches
 from ..switches import DECLARED, GROUPS, SHORTHANDS, Switch, letter_setting, read_flag
 from ..symbols import lookup
 from ..values import read_assignment, read_number
@@ -114,26 +115,47 @@ def derivation_of(args: argparse.Namespace, preset: str | None = None) -> Deriva
     A config file that names another preset than the typed one is refused: neither may win
     silently.
     """
-    switches: dict[str, Any] = {}
     preset = preset or getattr(args, "preset", None)
+    return derive(preset=preset, **last_rank(switches_from(args, preset), values_of(args)))
+
+
+def last_rank(switches: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """A numeric ``--pipeline-rank`` that is the last rank at the given p, written ``p-1``, so
+    that a symbolic pipeline size (a model preset's) places the output layer there."""
+    rank, size = switches.get("pipeline_rank"), values.get("p")
+    if str(switches.get("pipeline_parallel")) != "p" or size is None or rank is None:
+        return switches
+    if str(rank).strip().isdigit() and int(str(rank)) == size - 1 and size > 1:
+        return {**switches, "pipeline_rank": "p-1"}
+    return switches
+
+
+def switches_from(args: argparse.Namespace, preset: str | None = None,
+                  scope: str = "layer") -> dict[str, Any]:
+    """The switches the options describe (Hugging Face config < model preset < config file <
+    typed switches), without the layer preset itself; ``scope`` is the scope when none is given."""
+    switches: dict[str, Any] = {}
     hf = hf_model_of(args)
     if hf is not None:
         switches.update(hf.switches)
+        switches.update(hf_parameter_switches(load_hf_config(getattr(args, "hf_config", None) or args.model)))
     model = getattr(args, "model", None)
-    scope = getattr(args, "scope", None) or "layer"
+    given = getattr(args, "scope", None)
     document = config_document(args)
     if document is not None and preset is not None and document.get("preset", preset) != preset:
         raise DerivationError(f"config file {shown(args.config)} names preset "
                               f"{shown(document['preset'])} but --preset is {shown(preset)}; give one")
     if model and model not in SHIPPED:
-        switches.update(model_preset(model).switches(scope, layer=preset is None))
+        switches.update(model_preset(model).switches(given or scope, layer=preset is None))
     if document is not None:
         config = dict(document)
         if preset is not None:
             config.pop("preset", None)  # the same preset: derive() starts from it already
         switches.update(read_config(config))
+    if scope != "layer":
+        switches.setdefault("scope", scope)
     switches.update(switches_of(args))
-    return derive(preset=preset, **switches)
+    return switches
 
 
 def values_of(args: argparse.Namespace, *derivations: Derivation) -> dict[str, Any]:

@@ -11,7 +11,10 @@ from ..presets import reference_model
 from ..render import plots
 from ..render.plots import SEQUENCE_LENGTHS
 from ..variant import describe
-from .options import add_switches, add_values, derivation_of, values_of
+from ..memory import budget
+from ..pipeline import derive
+from .budget import parameter_count_option, memory_option
+from .options import add_switches, add_values, derivation_of, switches_from, values_of
 
 
 def add_parser(subparsers) -> None:
@@ -24,8 +27,14 @@ def add_parser(subparsers) -> None:
                     "(pip install 'derivation[notebooks]').")
     parser.add_argument("-o", "--output", metavar="FILE", required=True,
                         help="the image to write: .png, .svg or .pdf (written atomically)")
-    parser.add_argument("--kind", choices=("seq", "breakdown"), default="seq",
-                        help="seq: memory against sequence length (default); breakdown: stacked bars by block")
+    parser.add_argument("--kind", choices=("seq", "breakdown", "ranks"), default="seq",
+                        help="seq: memory against sequence length (default); breakdown: stacked bars by "
+                             "block; ranks: a stacked bar per pipeline rank (model states, activations, "
+                             "transient), as derivation budget counts them")
+    parser.add_argument("--params", metavar="N", type=parameter_count_option,
+                        help="with --kind ranks: the model's parameter count Ψ, replacing the derived one")
+    parser.add_argument("--gpu-memory", metavar="SIZE", type=memory_option,
+                        help="with --kind ranks: draw a line at one GPU's memory (80GiB, 80GB, ...)")
     parser.add_argument("--variants", metavar="NAME,NAME",
                         help="layer presets to draw side by side (megatron,gpt2,llama,...); the typed "
                              "switches apply to each")
@@ -48,6 +57,17 @@ def run(args) -> int:
         raise DerivationError("plotting needs matplotlib: pip install 'derivation[notebooks]'") from None
     matplotlib.use("Agg")
 
+    values, label = _values(args, {})
+    if args.kind == "ranks":
+        if args.variants:
+            raise DerivationError("--kind ranks draws one variant's ranks: leave out --variants")
+        variant = derive(preset=args.preset, **switches_from(args, args.preset, scope="model")).variant
+        result = budget(variant, values, params=args.params, gpu_memory=args.gpu_memory)
+        if result.not_counted:
+            raise DerivationError("--kind ranks: " + "; ".join(result.not_counted))
+        fig = plots.ranks_bars(result, title=f"Memory per pipeline rank\n{label or 'the given sizes'}")
+        write_atomic(path, lambda temporary: plots.save(fig, temporary, fmt))
+        return 0
     variants = _derivations(args)
     values, label = _values(args, variants)
     if args.kind == "seq":

@@ -26,9 +26,10 @@ import sympy
 
 from .. import notation
 from ..errors import DerivationError
-from ..variant import as_dict, describe
+from ..variant import Variant, as_dict, describe
 
 if TYPE_CHECKING:
+    from ..memory import Budget
     from ..checker.result import CheckResult, Comparison, Part
     from ..comparison import Comparison as VariantComparison
     from ..result import Derivation
@@ -45,8 +46,9 @@ def dumps(data: Any) -> str:
 
 # --- pieces --------------------------------------------------------------------------------------
 
-def header(d: Derivation) -> dict[str, Any]:
-    return {"schema": VERSION, "variant": describe(d.variant), "switches": as_dict(d.variant)}
+def header(d: Derivation | Variant) -> dict[str, Any]:
+    v = d if isinstance(d, Variant) else d.variant
+    return {"schema": VERSION, "variant": describe(v), "switches": as_dict(v)}
 
 
 def expression(key: str, expr: sympy.Expr) -> dict[str, str]:
@@ -99,17 +101,44 @@ def table(d: Derivation, values: Mapping[str, Any] | None = None) -> dict[str, A
     return out
 
 
-def evaluation(d: Derivation, values: Mapping[str, Any]) -> dict[str, Any]:
-    """``derivation evaluate --json``: exact bytes at the sizes, per block, and the FLOPs."""
+def evaluation(d: Derivation, values: Mapping[str, Any],
+               extras: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``derivation evaluate --json``: exact bytes at the sizes, per block, and the FLOPs;
+    ``extras`` are fields the command computed beside them (Eq. 8's FLOPs, a working set)."""
     total = d.evaluate(**values)
     out = {**header(d), "values": sizes(values), "bytes": total, "breakdown": d.evaluate_breakdown(**values),
            **closed_form(d), **expression("forward_flops", d.forward_flops),
-           **expression("recompute_flops", d.recompute_flops)}
+           **expression("recompute_flops", d.recompute_flops), **(extras or {})}
     try:
         forward, recompute = d.evaluate_flops(**values)
     except DerivationError:  # FLOPs need a size the memory does not (f or g unset): leave them out
         return out
     return {**out, "forward_flops_value": forward, "recompute_flops_value": recompute}
+
+
+def budget(result: Budget) -> dict[str, Any]:
+    """``derivation budget --json``: the peak rank's bytes, model states and terms, and every rank."""
+    peak = result.peak
+    out: dict[str, Any] = {
+        **header(result.variant), "values": sizes(result.values), "rank": peak.rank,
+        "bytes": peak.total, "model_states": peak.model_states, "breakdown": dict(peak.breakdown),
+        "activation_blocks": dict(peak.activation_blocks),
+        "model_states_expression": str(result.states.total),
+        "ranks": [_rank(result, rank) for rank in result.ranks],
+        "not_counted": list(result.not_counted)}
+    if peak.working_set is not None:
+        out["working_set_operation"] = peak.working_set
+    if result.gpu_memory is not None:
+        out.update(gpu_memory=result.gpu_memory, fits=result.fits(peak))
+    return out
+
+
+def _rank(result: Budget, rank) -> dict[str, Any]:
+    out = {"rank": rank.rank, "bytes": rank.total, "model_states": rank.model_states,
+           "breakdown": dict(rank.breakdown)}
+    if result.gpu_memory is not None:
+        out["fits"] = result.fits(rank)
+    return out
 
 
 def check(result: CheckResult) -> dict[str, Any]:
@@ -213,8 +242,21 @@ SCHEMA: dict[str, dict[str, Any]] = {
                      [*_HEADER, *_CLOSED_FORM, "tensors", "recomputed"]),
     "evaluate": _object({**_HEADER, "values": _VALUES, "bytes": _INT, "breakdown": _BYTES_BY_BLOCK,
                          **_CLOSED_FORM, **_expression("forward_flops"), **_expression("recompute_flops"),
-                         "forward_flops_value": _INT, "recompute_flops_value": _INT},
+                         "forward_flops_value": _INT, "recompute_flops_value": _INT,
+                         **_expression("model_flops"), **_expression("hardware_flops"),
+                         "model_flops_value": _INT, "hardware_flops_value": _INT,
+                         "working_set": _INT, "working_set_operation": _TEXT},
                         [*_HEADER, "values", "bytes", "breakdown", *_CLOSED_FORM]),
+    "budget": _object({**_HEADER, "values": _VALUES, "rank": _INT, "bytes": _INT, "model_states": _INT,
+                       "breakdown": _BYTES_BY_BLOCK, "activation_blocks": _BYTES_BY_BLOCK,
+                       "model_states_expression": _TEXT, "working_set_operation": _TEXT,
+                       "gpu_memory": _INT, "fits": {"type": "boolean"},
+                       "ranks": {"type": "array", "items": _object({
+                           "rank": _INT, "bytes": _INT, "model_states": _INT, "breakdown": _BYTES_BY_BLOCK,
+                           "fits": {"type": "boolean"}}, ["rank", "bytes", "model_states", "breakdown"])},
+                       "not_counted": {"type": "array", "items": _TEXT}},
+                      [*_HEADER, "values", "rank", "bytes", "model_states", "breakdown", "activation_blocks",
+                       "model_states_expression", "ranks", "not_counted"]),
     "check": _object({**_HEADER, "holds": {"type": "boolean"}, "total": _COMPARISON,
                       "blocks": {"type": "array", "items": _COMPARISON},
                       "notes": {"type": "array", "items": _TEXT}, "example_note": _TEXT}),

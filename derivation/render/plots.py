@@ -28,7 +28,9 @@ if TYPE_CHECKING:
 GIB = 1024**3
 SEQUENCE_LENGTHS = tuple(2**k for k in range(9, 18))  # 512 … 131072 tokens
 BLOCK_COLOURS = {"attention": "#4C72B0", "mlp": "#DD8452", "norm": "#55A868", "layer": "#8172B3",
-                 "embedding": "#937860", "output": "#DA8BC3"}
+                 "embedding": "#937860", "output": "#DA8BC3", "kv_cache": "#8C8C8C",
+                 "parameters": "#2F4B7C", "gradients": "#665191", "optimizer": "#A05195",
+                 "optimizer_steps": "#D45087", "transient": "#F95D6A", "working_set": "#FF7C43"}
 
 
 def gib(n: int) -> float:
@@ -81,6 +83,40 @@ def breakdown_bars(variants: Mapping[str, Derivation], values: Mapping[str, Any]
     ax.legend(fontsize=8)
     if len(labels) > 3:
         ax.tick_params(axis="x", labelrotation=20)
+    fig.tight_layout()
+    return fig
+
+
+def rank_segments(rank) -> dict[str, int]:
+    """One rank's bar: its model states, then its activations block by block, then transients."""
+    out = {term: n for term, n in rank.breakdown.items() if term != "activations"}
+    states = {term: out.pop(term) for term in ("parameters", "gradients", "optimizer", "optimizer_steps")
+              if term in out}
+    blocks = rank.activation_blocks or ({"activations": rank.breakdown["activations"]}
+                                        if "activations" in rank.breakdown else {})
+    return {**states, **blocks, **out}
+
+
+def ranks_bars(result, *, title: str | None = None, ax=None):
+    """Stacked bars, one per pipeline rank: parameters, gradients, optimizer states, the
+    activations by block, the transient, in GiB; a line at the GPU's memory when it is given."""
+    fig, ax = _axes(ax)
+    per_rank = [rank_segments(rank) for rank in result.ranks]
+    labels = [str(rank.rank) for rank in result.ranks]
+    segments = list(dict.fromkeys(name for bar in per_rank for name in bar))
+    bottoms = [0.0] * len(labels)
+    for name in segments:
+        heights = [gib(bar.get(name, 0)) for bar in per_rank]
+        ax.bar(labels, heights, bottom=bottoms, label=name, color=BLOCK_COLOURS.get(name))
+        bottoms = [bottom + height for bottom, height in zip(bottoms, heights)]
+    if result.gpu_memory is not None:
+        ax.axhline(gib(result.gpu_memory), color="black", linewidth=0.8, linestyle="--", label="GPU memory")
+    ax.set_xlabel("pipeline rank")
+    ax.set_ylabel("memory (GiB)")
+    ax.set_title(title or "Memory per pipeline rank", fontsize=10)
+    ax.legend(fontsize=7, ncol=2)
+    if len(labels) > 16:
+        ax.tick_params(axis="x", labelsize=6, labelrotation=90)
     fig.tight_layout()
     return fig
 
