@@ -73,3 +73,11 @@ def test_site_builds_strictly_and_math_is_mathml(tmp_path):
     assert page.count("<math") > 20
     text = re.sub(r"<(pre|code|script)\b.*?</\1>", "", page, flags=re.S)
     assert "\\frac" not in text and "\\left(" not in text  # no TeX left unrendered
+
+
+def test_latex_gallery_shows_a_rendered_page_for_every_case():
+    page = GENERATED["latex.md"]
+    images = re.findall(r"\]\((images/latex/[a-z0-9-]+\.png)\)", page)
+    assert len(images) == len(_generator().GALLERY) >= 6
+    for image in images:  # rendered by python docs/gen.py --images
+        assert (DOCS / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", image
