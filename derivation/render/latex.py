@@ -380,6 +380,36 @@ def align(d: Derivation, values: dict[str, Any] | None = None, layout: Layout | 
     return "\n".join([r"{\allowdisplaybreaks", *env, "}"])
 
 
+@dataclass(frozen=True)
+class Chain:
+    """The ``align*`` chain from tensors to the total as an ``aligned`` block that MathJax and
+    KaTeX render: what :meth:`Derivation.show() <derivation.result.Derivation.show>` returns.
+    In Jupyter it displays as math; ``str()`` is its LaTeX."""
+
+    latex: str
+
+    def __str__(self) -> str:
+        return self.latex
+
+    def _repr_latex_(self) -> str:
+        return f"$$\n{self.latex}\n$$"
+
+
+def chain(d: Derivation, values: dict[str, Any] | None = None, **options: Any) -> Chain:
+    r"""The derivation as :func:`align` writes it, in an ``aligned`` block for MathJax: names in
+    ``\texttt``, no page-break marks.
+
+    >>> from derivation import derive
+    >>> print(chain(derive()).latex.splitlines()[-2])
+    &= s b h \left(34 + \frac{5 a s}{h}\right)
+    """
+    text = align(d, values, _layout(None, options))
+    lines = text[text.index(r"\begin{align*}") + len(r"\begin{align*}"):text.index(r"\end{align*}")].strip()
+    lines = re.sub(r"\\text\{\\(?:small|footnotesize)\\texttt\{(.*?)\}\}", r"\\texttt{\1}", lines)
+    lines = lines.replace(r"\\*", r"\\")
+    return Chain("\n".join([r"\begin{aligned}", lines, r"\end{aligned}"]))
+
+
 # --- the table -----------------------------------------------------------------------------------
 
 
