@@ -227,7 +227,7 @@ def _option_rows(actions) -> list[str]:
             continue
         names = ", ".join(f"`{o}`" for o in action.option_strings) or f"`{action.dest}`"
         if action.choices and not isinstance(action, argparse._SubParsersAction):
-            value = " \\| ".join(f"`{c}`" for c in action.choices)
+            value = " | ".join(f"`{c}`" for c in action.choices)  # cell() escapes each | once
         elif action.metavar:
             value = f"`{action.metavar}`"
         elif action.nargs == 0 or isinstance(action, argparse.BooleanOptionalAction):
@@ -304,7 +304,17 @@ def comparison_page() -> str:
         n = int(at(expr, at_values))
         out.append(f"| {who} | {mp(expr)} | {sbh_multiple(expr, at_values)} | {grouped(n)} "
                    f"({human(n)}) | {how} |")
-    out += ["", "## The paper and Calculon\n",
+    out += ["", "## The tools compared\n",
+            "- Korthikanti et al. 2022, *Reducing Activation Recomputation in Large Transformer "
+            "Models*, [arXiv:2205.05198](https://arxiv.org/abs/2205.05198), Table 3.",
+            "- [Calculon](https://github.com/calculon-ai/calculon) (Isaev et al., SC'23), the "
+            "published numbers of its paper; not on PyPI, no release pinned.",
+            "- [llm-analysis](https://github.com/cli99/llm-analysis) 0.2.2 "
+            "([PyPI](https://pypi.org/project/llm-analysis/0.2.2/)).",
+            "- [Megatron-LM](https://github.com/NVIDIA/Megatron-LM)'s "
+            "`megatron/training/theoretical_memory_usage.py` (main branch; the file is not part of "
+            "the `megatron-core` package).",
+            "", "## The paper and Calculon\n",
             "The first four rows are the paper's per-layer numbers (Table 2 evaluated at GPT-3 175B). "
             "Calculon (SC'23) reproduces these numbers.\n",
             "## Keeping the all-gathered norm outputs\n",
@@ -425,7 +435,43 @@ def latex_images() -> list[Path]:
     return written
 
 
+def cite_page() -> str:
+    """How to cite the paper and the project: the version comes from pyproject.toml, the tools
+    from the comparison page's list."""
+    import tomllib
+
+    version = tomllib.loads((DOCS.parent / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    return "\n".join([
+        HEADER + "# Cite this\n",
+        "`derivation` derives the result of Korthikanti et al.; if you use its numbers, cite the "
+        "paper, and the project for the derivation itself (also in `CITATION.cff`, which GitHub "
+        "reads).\n",
+        "## The paper\n", "```bibtex",
+        "@inproceedings{korthikanti2023reducing,",
+        "  title     = {Reducing Activation Recomputation in Large Transformer Models},",
+        "  author    = {Korthikanti, Vijay Anand and Casper, Jared and Lym, Sangkug and McAfee, "
+        "Lawrence and Andersch, Michael and Shoeybi, Mohammad and Catanzaro, Bryan},",
+        "  booktitle = {Proceedings of Machine Learning and Systems (MLSys)},",
+        "  volume    = {5},", "  year      = {2023},", "  note      = {arXiv:2205.05198}", "}", "```\n",
+        "## This project\n", "```bibtex",
+        "@software{derivation,",
+        "  title   = {derivation: activation memory of Transformer layers, derived symbolically "
+        "tensor by tensor},",
+        "  author  = {{The derivation maintainers}},", f"  version = {{{version}}},", "}", "```\n",
+        "## Related tools\n",
+        "The tools the [comparison page](comparison.md) checks against, with the versions it used:\n",
+        "- [arXiv:2205.05198](https://arxiv.org/abs/2205.05198), the paper (MLSys 2023).",
+        "- [Calculon](https://github.com/calculon-ai/calculon), Isaev et al., SC'23.",
+        "- [llm-analysis](https://github.com/cli99/llm-analysis) 0.2.2.",
+        "- [Megatron-LM](https://github.com/NVIDIA/Megatron-LM), "
+        "`megatron/training/theoretical_memory_usage.py`.",
+        "- EleutherAI's [Transformer Math 101](https://blog.eleuther.ai/transformer-math/), which "
+        "notebook 02 checks.\n",
+    ])
+
+
 PAGES["latex.md"] = latex_page
+PAGES["cite.md"] = cite_page
 
 
 def generate() -> dict[str, str]:
