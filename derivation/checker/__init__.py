@@ -38,6 +38,7 @@ import sympy
 from ..pipeline import derive
 from ..errors import DerivationError
 from ..result import Derivation
+from .amounts import AmountCheck, check_amount, read_amount
 from .attribution import attribute
 from .candidates import Candidates
 from .claims import MAX_DIGITS, MAX_TERMS, read_claim, read_per_block
@@ -46,25 +47,33 @@ from .notes import letter_notes, reading_notes, split_notes
 from .render import render_html, render_json, render_text
 from .result import Attribution, CheckResult, Comparison, Example, Part
 
-__all__ = ["check", "check_derivation", "read_claim", "read_per_block", "CheckResult", "Comparison",
+__all__ = ["check", "check_derivation", "read_claim", "read_per_block", "read_amount", "AmountCheck",
+           "CheckResult", "Comparison",
            "Attribution", "Part", "Example", "render_text", "render_html", "render_json",
            "MAX_TERMS", "MAX_DIGITS"]
 
 
 def check(formula: str | sympy.Expr, per_block: Mapping[str, str | sympy.Expr] | None = None, *,
-          values: Mapping[str, Any] | None = None, **switches: Any) -> CheckResult:
+          values: Mapping[str, Any] | None = None, **switches: Any) -> CheckResult | AmountCheck:
     """Check a claimed formula (and optionally a per-block split) against ``derive(**switches)``.
 
     ``values``: sizes for the numeric example of a gap (default: GPT-3 175B's, where they cover
     every letter). Switches are those of :func:`~derivation.derive` (``preset=``, ``config=``, ...).
+    A number with a unit (``"2.67 GiB"``, ``"2868903936 bytes"``, ``"114 sbh"``) is checked at
+    those sizes instead, within the rounding its written digits allow (:mod:`.amounts`).
     """
     return check_derivation(formula, derive(**switches), per_block, values)
 
 
 def check_derivation(formula: str | sympy.Expr, d: Derivation,
                      per_block: Mapping[str, str | sympy.Expr] | None = None,
-                     values: Mapping[str, Any] | None = None) -> CheckResult:
+                     values: Mapping[str, Any] | None = None) -> CheckResult | AmountCheck:
     """:func:`check` against a derivation already made."""
+    amount = read_amount(formula)
+    if amount is not None:
+        if per_block:
+            raise DerivationError(f"{amount.text!r} is a number: check per-block splits with formulas")
+        return check_amount(amount, d, values)
     breakdown = d.breakdown()
     per_block = dict(per_block or {})
     unknown = [block for block in per_block if block not in breakdown]
