@@ -39,11 +39,11 @@ from ..pipeline import derive
 from ..errors import DerivationError
 from ..result import Derivation
 from .amounts import AmountCheck, check_amount, read_amount
-from .attribution import attribute
+from .attribution import attribute, uniform
 from .candidates import Candidates
 from .claims import MAX_DIGITS, MAX_TERMS, read_claim, read_per_block
 from .example import Sizes, example_at, example_sizes
-from .notes import letter_notes, reading_notes, split_notes
+from .notes import letter_notes, reading_notes, split_notes, switch_notes
 from .render import render_html, render_json, render_text
 from .result import Attribution, CheckResult, Comparison, Example, Part
 
@@ -88,7 +88,9 @@ def check_derivation(formula: str | sympy.Expr, d: Derivation,
     total = _compare("total", str(formula), claimed, d.total, candidates, None, d, sizes)
     blocks = tuple(_compare(block, str(per_block[block]), claim, breakdown[block], candidates,
                             set(claims), d, sizes) for block, claim in claims.items())
-    notes = letter_notes(d, letters) + split_notes(d, claims)
+    notes = letter_notes(d, letters, claimed if not total.holds else None) + split_notes(d, claims)
+    if not total.holds:
+        notes += switch_notes(d, claimed)
     notes += tuple(note for c in (total, *blocks) if not c.holds for note in reading_notes(c))
     return CheckResult(d, total, blocks, notes, example_note)
 
@@ -100,6 +102,8 @@ def _compare(scope: str, formula: str, claimed: sympy.Expr, derived: sympy.Expr,
     difference = sympy.expand(claimed - derived)
     if difference == 0:
         return Comparison(scope, formula, claimed, derived, (), None)
-    attributions = attribute(difference, *candidates.of(scope, claimed_blocks))
+    tensors = [t for t in d.tensors if scope == "total" or t.block == scope]
+    simplest = uniform(difference, tensors)  # one dtype or one letter explains it all
+    attributions = (simplest,) if simplest else attribute(difference, *candidates.of(scope, claimed_blocks))
     example = example_at(sizes, d, scope, claimed) if sizes is not None else None
     return Comparison(scope, formula, claimed, derived, attributions, example)

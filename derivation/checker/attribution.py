@@ -146,3 +146,46 @@ def _reachable(members: list, target: dict) -> bool:
         if goal in sums:
             return True
     return False
+
+
+def uniform(difference: sympy.Expr, tensors) -> Attribution | None:
+    """One explanation for the whole difference, before any list of tensors: every tensor of one
+    dtype counted at another size per element (``every bool tensor at 2 bytes``), or the tensors
+    that use a letter counted with another letter in its place (``k, v with g = a``)."""
+    target = vector(difference)
+    by_dtype: dict[str, list] = {}
+    for tensor in tensors:
+        by_dtype.setdefault(str(tensor.dtype), []).append(tensor)
+    for dtype, members in by_dtype.items():
+        size = members[0].dtype.bytes
+        kept = vector(sympy.Add(*[tensor.bytes for tensor in members]))
+        if not size.is_Rational or set(kept) != set(target):
+            continue
+        ratios = {target[k] / kept[k] for k in kept}
+        if len(ratios) == 1:
+            (ratio,) = ratios
+            claimed = sympy.Rational(size) * (1 + sympy.Rational(ratio.numerator, ratio.denominator))
+            if claimed > 0:
+                parts = tuple(Part(t.name, sympy.expand(t.bytes * sympy.Rational(ratio.numerator, ratio.denominator)),
+                                   +1 if ratio > 0 else -1, f"kept as {dtype}, {_per(size)}",
+                                   f"{t.shape_text}, {t.dtype}") for t in members)
+                return Attribution(difference, f"every {dtype} tensor counted at {_per(claimed)} "
+                                               f"instead of {_per(size)}", parts)
+    letters = sorted(set().union(*(t.bytes.free_symbols for t in tensors)), key=str)
+    for old in letters:
+        for new in letters:
+            if old == new:
+                continue
+            changed = [(t, sympy.expand(t.bytes.subs(old, new) - t.bytes)) for t in tensors]
+            changed = [(t, extra) for t, extra in changed if extra != 0]
+            if changed and _sum([vector(extra) for _, extra in changed]) == target:
+                parts = tuple(Part(t.name, extra, +1, f"counted with {old} = {new}", f"{t.shape_text}, {t.dtype}")
+                              for t, extra in changed)
+                names = ", ".join(t.leaf for t, _ in changed)
+                return Attribution(difference, f"{names} counted with {new} in place of {old}", parts)
+    return None
+
+
+def _per(size) -> str:
+    size = sympy.Rational(size)
+    return f"{size} byte{'s' if size != 1 else ''} per element"
