@@ -51,7 +51,7 @@ import sympy
 
 from ..errors import DerivationError
 from ..presets import LAYER_PRESETS
-from ..symbols import ORDER, SYMBOLS, beta, mu
+from ..symbols import SYMBOLS, beta, mu
 from ..variant import describe
 from .latexmath import (PLUS, broken, copies, copies_width, many, one_line, paper, parens, span,
                         wrap, write_sum)
@@ -658,13 +658,3 @@ def document(d: Derivation, values: dict[str, Any] | None = None, *, with_macros
         fragment(d, values, layout=layout),
         r"\end{document}",
     ]) + "\n"
-
-
-def used_symbols(d: Derivation) -> list[sympy.Symbol]:
-    """Every symbol the fragment writes (total, shapes and copies), in writing order."""
-    free: set = set(d.total.free_symbols)
-    for tensor in d.tensors:
-        for dim in tensor.shape:
-            free |= dim.free_symbols
-        free |= sympy.sympify(tensor.copies).free_symbols
-    return sorted(free, key=ORDER.get)
