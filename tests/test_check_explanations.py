@@ -57,3 +57,24 @@ def test_every_suggested_switch_is_checked(claim, switches, advice, verified):
 
 def test_no_switch_is_suggested_when_none_makes_the_claim_hold():
     assert "the claim holds with" not in str(check("sbh(68 + 10as/h)", dtype="fp32"))
+
+
+@pytest.mark.parametrize("claim, first", [
+    # the dropout mask of the scores counted at 2 bytes: one tensor's dtype, not "no set adds up"
+    ("sbh(34 + 6as/h)", "as^2b: softmax_dropout_mask counted at 2 bytes per element instead of 1 byte per element"),
+    # the mask left out: one tensor, before any mix of another variant's tensors
+    ("sbh(34 + 4as/h)", "-as^2b: left out by the claim: tensors"),
+    # 2sbh left out: eight tensors could be it; say so instead of a made-up mixture
+    ("sbh(32 + 5as/h)", "-2sbh: left out by the claim: any one of these"),
+    # a kept tensor counted twice is found, never "no set of whole tensors adds up to it"
+    ("sbh(34 + 7as/h)", "2as^2b: counted twice by the claim: any one of these"),
+])
+def test_the_smallest_explanation_comes_first(claim, first):
+    lines = str(check(claim)).splitlines()
+    assert lines[lines.index("  accounted for by:") + 1].strip() == first
+    assert "no set of whole tensors adds up to it" not in "\n".join(lines)
+
+
+def test_gpt2_softmax_claim_points_to_the_switch_that_makes_it_hold():
+    assert "note: the claim holds with softmax_dtype=fp32" in str(check("sbh(34 + 7as/h)"))
+    assert check("sbh(34 + 7as/h)", softmax_dtype="fp32").holds
