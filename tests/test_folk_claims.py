@@ -39,6 +39,11 @@ CLAIMS = [
     ("sbh(34 + 7as/h)", {}, False, "2as^2b: counted twice by the claim: any one of these",
      "the claim holds with softmax_dtype=fp32"),
     ("sbh(35 + 5as/h)", {}, False, "sbh: counted twice by the claim: any one of these", None),
+    # bit-packed masks, and the paper's formula under them: signs follow the amounts
+    ("129sbh/4 + 33as^2b/8", {}, False,
+     "-7sbh/4 - 7as^2b/8: every bool tensor counted at 1/8 byte per element instead of 1 byte per element", None),
+    ("sbh(34 + 5as/h)", {"mask_bytes": "bits"}, False,
+     "7sbh/4 + 7as^2b/8: every 1 bit tensor counted at 1 byte per element instead of 1/8 byte per element", None),
     # the paper's formula applied to layers it does not describe
     ("sbh(34 + 5as/h)", {"attention": "flash"}, False, "-4asb: left out by the claim: tensors",
      "the claim holds with attention=eager"),
@@ -80,3 +85,9 @@ def test_folk_claim(claim, switches, holds, first, note):
         assert lines[lines.index("  accounted for by:") + 1].strip() == first
     if note is not None:
         assert note in text
+
+
+def test_parts_of_a_negative_amount_are_printed_with_minus_and_positive_bytes():
+    lines = str(check("129sbh/4 + 33as^2b/8")).splitlines()
+    parts = [line.strip() for line in lines if line.strip().startswith(("- attention/", "- mlp/", "+ "))]
+    assert parts and all(line.startswith("- ") and "  -" not in line for line in parts)

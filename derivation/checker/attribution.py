@@ -182,7 +182,7 @@ def uniform(difference: sympy.Expr, tensors) -> Attribution | None:
             (ratio,) = ratios
             claimed = sympy.Rational(size) * (1 + sympy.Rational(ratio.numerator, ratio.denominator))
             if claimed > 0:
-                parts = tuple(Part(t.name, sympy.expand(t.bytes * sympy.Rational(ratio.numerator, ratio.denominator)),
+                parts = tuple(Part(t.name, sympy.expand(t.bytes * sympy.Rational(abs(ratio.numerator), ratio.denominator)),
                                    +1 if ratio > 0 else -1, f"kept as {dtype}, {_per(size)}",
                                    f"{t.shape_text}, {t.dtype}") for t in members)
                 return Attribution(difference, f"every {dtype} tensor counted at {_per(claimed)} "
@@ -198,7 +198,8 @@ def uniform(difference: sympy.Expr, tensors) -> Attribution | None:
             single.append((tensor, claimed))
     if len(single) == 1:
         (tensor, claimed), = single
-        part = Part(tensor.name, difference, +1 if claimed > tensor.dtype.bytes else -1,
+        sign = +1 if claimed > tensor.dtype.bytes else -1
+        part = Part(tensor.name, sympy.expand(sign * difference), sign,
                     f"kept as {tensor.dtype}, {_per(tensor.dtype.bytes)}", f"{tensor.shape_text}, {tensor.dtype}")
         return Attribution(difference, f"{tensor.leaf} counted at {_per(claimed)} instead of "
                                        f"{_per(tensor.dtype.bytes)}", (part,))
@@ -219,4 +220,4 @@ def uniform(difference: sympy.Expr, tensors) -> Attribution | None:
 
 def _per(size) -> str:
     size = sympy.Rational(size)
-    return f"{size} byte{'s' if size != 1 else ''} per element"
+    return f"{size} byte{'s' if size > 1 else ''} per element"
