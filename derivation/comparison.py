@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from html import escape
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -23,6 +22,7 @@ from . import notation
 from .errors import DerivationError, shown
 from .pipeline import derive
 from .presets import LAYER_PRESETS
+from .render.html import comparison_html
 from .result import Derivation
 from .tensors import Tensor
 from .variant import Variant
@@ -74,7 +74,7 @@ def _switch_text(text: str) -> dict[str, str]:
     return switches
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Comparison:
     """The tensors two derivations disagree on, and the symbolic difference of their totals."""
 
@@ -124,8 +124,12 @@ class Comparison:
         lines.append(f"difference B - A: {notation.text(self.difference)}")
         return "\n".join(lines)
 
+    def __repr__(self) -> str:
+        return (f"<Comparison B - A = {notation.text(self.difference)}: {len(self.only_in_a)} only in A, "
+                f"{len(self.only_in_b)} only in B, {len(self.changed)} changed>")
+
     def _repr_html_(self) -> str:
-        return f"<pre>{escape(str(self))}</pre>"
+        return comparison_html(self)
 
 
 def compare(a: Any, b: Any, **common: Any) -> Comparison:

@@ -15,6 +15,7 @@ import sympy
 from . import notation
 from .errors import DerivationError
 from .render.html import derivation_html
+from .render.latex import chain as latex_chain
 from .symbols import ORDER
 from .values import missing_error, read_values
 
@@ -194,6 +195,16 @@ class Derivation:
 
     def _repr_html_(self) -> str:
         return derivation_html(self)
+
+    def show(self, values: Mapping[str, Any] | None = None):
+        """The chain from each tensor's term to the block subtotals and the closed form (with
+        ``values``, to the exact bytes), as math: Jupyter displays it, ``str()`` is its LaTeX.
+
+        >>> from derivation import derive
+        >>> print(str(derive().show()).splitlines()[1])
+        M_{\\text{attention}} &= 2 s b h\\quad \\texttt{qkv\\_input} \\\\
+        """
+        return latex_chain(self, dict(values) if values else None)
 
 
 def _whole_bytes(value: sympy.Expr, what: str) -> int:

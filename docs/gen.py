@@ -2,6 +2,7 @@
 
     python docs/gen.py            # rewrite the generated pages
     python docs/gen.py --check    # exit 1 and name the stale pages (what tests/test_docs.py runs)
+    python docs/gen.py --images   # also render the LaTeX gallery's pictures (needs pdflatex, pdftoppm)
 
 Every formula, number and option on these pages comes from :mod:`derivation`; nothing is typed
 by hand. ``docs/variants.md`` has its own generator (``python -m derivation.render.variants_page``).
@@ -336,7 +337,7 @@ def _option_rows(actions) -> list[str]:
             continue
         names = ", ".join(f"`{o}`" for o in action.option_strings) or f"`{action.dest}`"
         if action.choices and not isinstance(action, argparse._SubParsersAction):
-            value = " \\| ".join(f"`{c}`" for c in action.choices)
+            value = " | ".join(f"`{c}`" for c in action.choices)  # cell() escapes each | once
         elif action.metavar:
             value = f"`{action.metavar}`"
         elif action.nargs == 0 or isinstance(action, argparse.BooleanOptionalAction):
@@ -458,7 +459,17 @@ def comparison_page() -> str:
         n = int(at(expr, at_values))
         out.append(f"| {who} | {mp(expr)} | {sbh_multiple(expr, at_values)} | {grouped(n)} "
                    f"({human(n)}) | {how} |")
-    out += ["", "## The paper and Calculon\n",
+    out += ["", "## The tools compared\n",
+            "- Korthikanti et al. 2022, *Reducing Activation Recomputation in Large Transformer "
+            "Models*, [arXiv:2205.05198](https://arxiv.org/abs/2205.05198), Table 3.",
+            "- [Calculon](https://github.com/calculon-ai/calculon) (Isaev et al., SC'23), the "
+            "published numbers of its paper; not on PyPI, no release pinned.",
+            "- [llm-analysis](https://github.com/cli99/llm-analysis) 0.2.2 "
+            "([PyPI](https://pypi.org/project/llm-analysis/0.2.2/)).",
+            "- [Megatron-LM](https://github.com/NVIDIA/Megatron-LM)'s "
+            "`megatron/training/theoretical_memory_usage.py` (main branch; the file is not part of "
+            "the `megatron-core` package).",
+            "", "## The paper and Calculon\n",
             "The first four rows are the paper's per-layer numbers (Table 2 evaluated at GPT-3 175B). "
             "Calculon (SC'23) reproduces these numbers.\n",
             "## Keeping the all-gathered norm outputs\n",
@@ -530,13 +541,107 @@ PAGES = {
 }
 
 
+
+# The LaTeX gallery: each case is a `derivation latex` command; its picture is page 1 of the
+# standalone document, rendered with pdflatex and pdftoppm (python docs/gen.py --images).
+GALLERY = (
+    ("default", "The paper's layer, with GPT-3 175B sizes", ["--set", "s=2048", "--set", "b=1", "--set", "h=12288", "--set", "a=96"], 1),
+    ("flash-gqa", "Flash attention with grouped-query attention, two columns", ["--attention", "flash", "--kv-heads", "g", "--columns", "2"], 2),
+    ("llama", "A Llama layer at Llama 3 8B sizes (t = 1: no /t)", ["--model", "llama3-8b"], 1),
+    ("tp-sp-selective", "Tensor and sequence parallelism with selective recomputation, two columns", ["--tensor-parallel", "t", "--sequence-parallel", "--recompute", "selective", "--columns", "2"], 2),
+    ("symbolic", "Symbolic precision: subtotals grouped by size", ["--dtype", "symbolic"], 1),
+    ("first-stage", "The first pipeline stage, interleaved: factored by L(1 + (p - 1)/(pm)), two columns", ["--scope", "model", "--tensor-parallel", "t", "--pipeline-parallel", "p", "--interleave", "m", "--recompute", "selective", "--columns", "2"], 2),
+)
+
+
+def latex_page() -> str:
+    from derivation.render.latex import PACKAGES
+
+    out = [HEADER + "# LaTeX for papers\n",
+           "`derivation latex` writes an `align*` from per-tensor terms to the closed form and a "
+           f"`booktabs` table. The fragment needs `\\usepackage{{{','.join(PACKAGES)}}}`. The default "
+           "fits a one-column article; `--columns 2` fits one column of a two-column article, and "
+           "`--wide` spans the page with `table*` and `figure*`. The test suite compiles each of these "
+           "cases in both article layouts and fails on any overfull box.\n",
+           "Each picture is page 1 of `--standalone` for the command above it: what your paper gets.\n"]
+    for slug, title, argv, columns in GALLERY:
+        layout = "two-column article" if columns == 2 else "one-column article"
+        out += [f"## {title}\n", "```bash", "derivation latex " + " ".join(argv) + " --standalone -o layer.tex",
+                "```\n", f"![Page 1 in a {layout}](images/latex/{slug}.png)\n"]
+    return "\n".join(out)
+
+
+def latex_images() -> list[Path]:
+    """Render the gallery's pictures (needs pdflatex and pdftoppm)."""
+    import tempfile
+
+    from derivation.cli import main as cli
+    from derivation.render.preview import page_png
+
+    folder = DOCS / "images" / "latex"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    with tempfile.TemporaryDirectory() as work:
+        for slug, _, argv, _ in GALLERY:
+            tex = Path(work) / f"{slug}.tex"
+            if cli(["latex", *argv, "--standalone", "-o", str(tex)]) != 0:
+                raise SystemExit(f"derivation latex failed for {slug}")
+            target = folder / f"{slug}.png"
+            target.write_bytes(page_png(tex.read_text(encoding="utf-8"), dpi=72))
+            written.append(target)
+    return written
+
+
+def cite_page() -> str:
+    """How to cite the paper and the project: the version comes from pyproject.toml, the tools
+    from the comparison page's list."""
+    import tomllib
+
+    version = tomllib.loads((DOCS.parent / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    return "\n".join([
+        HEADER + "# Cite this\n",
+        "`derivation` derives the result of Korthikanti et al.; if you use its numbers, cite the "
+        "paper, and the project for the derivation itself (also in `CITATION.cff`, which GitHub "
+        "reads).\n",
+        "## The paper\n", "```bibtex",
+        "@inproceedings{korthikanti2023reducing,",
+        "  title     = {Reducing Activation Recomputation in Large Transformer Models},",
+        "  author    = {Korthikanti, Vijay Anand and Casper, Jared and Lym, Sangkug and McAfee, "
+        "Lawrence and Andersch, Michael and Shoeybi, Mohammad and Catanzaro, Bryan},",
+        "  booktitle = {Proceedings of Machine Learning and Systems (MLSys)},",
+        "  volume    = {5},", "  year      = {2023},", "  note      = {arXiv:2205.05198}", "}", "```\n",
+        "## This project\n", "```bibtex",
+        "@software{derivation,",
+        "  title   = {derivation: activation memory of Transformer layers, derived symbolically "
+        "tensor by tensor},",
+        "  author  = {{The derivation maintainers}},", f"  version = {{{version}}},", "}", "```\n",
+        "## Related tools\n",
+        "The tools the [comparison page](comparison.md) checks against, with the versions it used:\n",
+        "- [arXiv:2205.05198](https://arxiv.org/abs/2205.05198), the paper (MLSys 2023).",
+        "- [Calculon](https://github.com/calculon-ai/calculon), Isaev et al., SC'23.",
+        "- [llm-analysis](https://github.com/cli99/llm-analysis) 0.2.2.",
+        "- [Megatron-LM](https://github.com/NVIDIA/Megatron-LM), "
+        "`megatron/training/theoretical_memory_usage.py`.",
+        "- EleutherAI's [Transformer Math 101](https://blog.eleuther.ai/transformer-math/), which "
+        "notebook 02 checks.\n",
+    ])
+
+
+PAGES["latex.md"] = latex_page
+PAGES["cite.md"] = cite_page
+
+
 def generate() -> dict[str, str]:
     """Every generated page's text, by file name under docs/."""
     return {name: make() for name, make in PAGES.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
-    check = "--check" in (argv if argv is not None else sys.argv[1:])
+    args = argv if argv is not None else sys.argv[1:]
+    check = "--check" in args
+    if "--images" in args:
+        for path in latex_images():
+            print("wrote", path.relative_to(DOCS.parent))
     stale = []
     for name, text in generate().items():
         path = DOCS / name

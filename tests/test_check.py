@@ -257,12 +257,19 @@ def test_str_of_a_claim_that_fails_shows_the_difference_in_paper_notation():
     assert text.startswith("does not hold") and "difference  -4asb + 5as^2b  (claimed - derived)" in text
 
 
-def test_html_carries_the_verdict_and_the_text():
+def test_html_carries_the_verdict_and_what_the_text_says_as_tables():
     from html import escape
 
     result = check("34sbh", {"mlp": "19sbh"})
     html = result._repr_html_()
-    assert "does not hold</b>" in html and f"<pre>{escape(str(result))}</pre>" in html
+    assert "does not hold</b>" in html and "<table" in html and "<pre>" not in html
+    for c in (result.total, *result.blocks):  # every comparison, attribution and tensor is there
+        assert escape(c.scope if c.scope != "total" else "the total") in html
+        for item in c.attributions:
+            assert escape(item.label) in html
+            for part in item.parts or item.context:
+                assert escape(part.name) in html
+    assert "text-align:left" in html
 
 
 def test_json_is_plain_data():

@@ -67,9 +67,47 @@ def test_site_builds_strictly_and_math_is_mathml(tmp_path):
                          cwd=ROOT, capture_output=True, text=True, timeout=300,
                          env={**__import__("os").environ, "NO_MKDOCS_2_WARNING": "1"})
     assert run.returncode == 0, run.stderr[-4000:]
+    api = (site / "api" / "index.html").read_text(encoding="utf-8")
+    for module in ("derivation.checker", "derivation.comparison", "derivation.verify",
+                   "derivation.render.latex", "derivation.pipeline"):
+        assert f'id="{module}' in api, module  # every public module is on the API page
+    assert "<blockquote>" not in api and ":class:`" not in api and ":func:`" not in api
+    shown = __import__("html").unescape(re.sub(r"<[^>]+>", "", api))
+    assert ">>> d.evaluate(s=2048, b=1, h=12288, a=96)\n2868903936" in shown  # doctests as code
     page = (site / "derivation" / "index.html").read_text(encoding="utf-8")
     if importlib.util.find_spec("latex2mathml") is None:
         pytest.skip("latex2mathml is not installed: math is left to MathJax from its CDN")
     assert page.count("<math") > 20
     text = re.sub(r"<(pre|code|script)\b.*?</\1>", "", page, flags=re.S)
     assert "\\frac" not in text and "\\left(" not in text  # no TeX left unrendered
+
+
+def test_latex_gallery_shows_a_rendered_page_for_every_case():
+    page = GENERATED["latex.md"]
+    images = re.findall(r"\]\((images/latex/[a-z0-9-]+\.png)\)", page)
+    assert len(images) == len(_generator().GALLERY) >= 6
+    for image in images:  # rendered by python docs/gen.py --images
+        assert (DOCS / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", image
+
+
+def test_citation_file_and_cite_page_carry_the_package_version():
+    import tomllib
+
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert f'version: "{version}"' in (ROOT / "CITATION.cff").read_text()
+    assert f"version = {{{version}}}" in GENERATED["cite.md"] and "arXiv:2205.05198" in GENERATED["cite.md"]
+
+
+def test_landing_page_leads_with_the_project_not_the_build():
+    index = (DOCS / "index.md").read_text(encoding="utf-8")
+    assert "How this site is built" not in index.split("## The pages")[0]
+    assert "## How this site is built" not in index and (DOCS / "site.md").exists()
+
+
+def test_doctest_blocks_become_code_and_roles_become_code_on_the_api_page():
+    spec = importlib.util.spec_from_file_location("docstrings_hook", DOCS / "hooks" / "docstrings.py")
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    text = hook.markdown("Sum.\n\n>>> 2 * 3\n6\n\nSee :class:`~derivation.result.Derivation` and :func:`derive`.")
+    assert text.splitlines() == ["Sum.", "", "```pycon", ">>> 2 * 3", "6", "```", "",
+                                 "See `Derivation` and `derive`."]

@@ -38,34 +38,43 @@ import sympy
 from ..pipeline import derive
 from ..errors import DerivationError
 from ..result import Derivation
-from .attribution import attribute
+from .amounts import AmountCheck, check_amount, read_amount
+from .attribution import attribute, uniform
 from .candidates import Candidates
 from ..limits import MAX_DIGITS
 from .claims import MAX_COST, MAX_TERMS, read_claim, read_per_block
 from .example import Sizes, example_at, example_sizes
-from .notes import letter_notes, reading_notes, split_notes
+from .notes import letter_notes, reading_notes, split_notes, switch_notes
 from .render import render_html, render_json, render_text
 from .result import Attribution, CheckResult, Comparison, Example, Part
 
-__all__ = ["check", "check_derivation", "read_claim", "read_per_block", "CheckResult", "Comparison",
+__all__ = ["check", "check_derivation", "read_claim", "read_per_block", "read_amount", "AmountCheck",
+           "CheckResult", "Comparison",
            "Attribution", "Part", "Example", "render_text", "render_html", "render_json",
            "MAX_TERMS", "MAX_COST", "MAX_DIGITS"]
 
 
 def check(formula: str | sympy.Expr, per_block: Mapping[str, str | sympy.Expr] | None = None, *,
-          values: Mapping[str, Any] | None = None, **switches: Any) -> CheckResult:
+          values: Mapping[str, Any] | None = None, **switches: Any) -> CheckResult | AmountCheck:
     """Check a claimed formula (and optionally a per-block split) against ``derive(**switches)``.
 
     ``values``: sizes for the numeric example of a gap (default: GPT-3 175B's, where they cover
     every letter). Switches are those of :func:`~derivation.derive` (``preset=``, ``config=``, ...).
+    A number with a unit (``"2.67 GiB"``, ``"2868903936 bytes"``, ``"114 sbh"``) is checked at
+    those sizes instead, within the rounding its written digits allow (:mod:`.amounts`).
     """
     return check_derivation(formula, derive(**switches), per_block, values)
 
 
 def check_derivation(formula: str | sympy.Expr, d: Derivation,
                      per_block: Mapping[str, str | sympy.Expr] | None = None,
-                     values: Mapping[str, Any] | None = None) -> CheckResult:
+                     values: Mapping[str, Any] | None = None) -> CheckResult | AmountCheck:
     """:func:`check` against a derivation already made."""
+    amount = read_amount(formula)
+    if amount is not None:
+        if per_block:
+            raise DerivationError(f"{amount.text!r} is a number: check per-block splits with formulas")
+        return check_amount(amount, d, values)
     breakdown = d.breakdown()
     per_block = dict(per_block or {})
     unknown = [block for block in per_block if block not in breakdown]
@@ -80,7 +89,9 @@ def check_derivation(formula: str | sympy.Expr, d: Derivation,
     total = _compare("total", str(formula), claimed, d.total, candidates, None, d, sizes)
     blocks = tuple(_compare(block, str(per_block[block]), claim, breakdown[block], candidates,
                             set(claims), d, sizes) for block, claim in claims.items())
-    notes = letter_notes(d, letters) + split_notes(d, claims)
+    notes = letter_notes(d, letters, claimed if not total.holds else None) + split_notes(d, claims)
+    if not total.holds:
+        notes += switch_notes(d, claimed)
     notes += tuple(note for c in (total, *blocks) if not c.holds for note in reading_notes(c))
     return CheckResult(d, total, blocks, notes, example_note)
 
@@ -92,6 +103,8 @@ def _compare(scope: str, formula: str, claimed: sympy.Expr, derived: sympy.Expr,
     difference = sympy.expand(claimed - derived)
     if difference == 0:
         return Comparison(scope, formula, claimed, derived, (), None)
-    attributions = attribute(difference, *candidates.of(scope, claimed_blocks))
+    tensors = [t for t in d.tensors if scope == "total" or t.block == scope]
+    simplest = uniform(difference, tensors)  # one dtype or one letter explains it all
+    attributions = (simplest,) if simplest else attribute(difference, *candidates.of(scope, claimed_blocks))
     example = example_at(sizes, d, scope, claimed) if sizes is not None else None
     return Comparison(scope, formula, claimed, derived, attributions, example)

@@ -1,10 +1,12 @@
 """Which tensors (or blocks) account for ``claimed − derived``.
 
-Tried in turn: one or two whole blocks; then, term by term (all ``sbh`` terms, all ``as²b`` terms,
-...), every tensor of the term at once, the smallest set of tensors of one sign, the smallest mixed
-set. A term no set of whole tensors explains uniquely is left "not attributed", with the tensors of
-the term for reference. Sums are exact: each expression is a vector of ``Fraction`` coefficients
-over its monomials.
+Tried in turn: one explanation for all of it (:func:`uniform`: every tensor of one dtype, or one
+tensor, at another element size; or one letter in place of another); one or two whole blocks;
+then, term by term (all ``sbh`` terms, all ``as²b`` terms, ...), every tensor of the term at once,
+the fewest tensors of one sign, another variant's tensors instead of the term's, larger sets, and
+kept tensors counted twice. A term no set of whole tensors explains is left "not attributed",
+with the tensors of the term for reference. Sums are exact: each expression is a vector of
+``Fraction`` coefficients over its monomials.
 
 >>> from derivation.symbols import s, b, h
 >>> vector(34*s*b*h + s*b*h/2)
@@ -91,11 +93,18 @@ def _explain(target: dict, members: list) -> Attribution:
     for side, what in groups:
         if len(side) > 1 and _sum(side) == target:
             return Attribution(amount, _side(side, what), tuple(side))
-    for side, what in groups[1:]:  # the claim counts another variant's tensors instead
-        if own and side and _sum(side + own) == target:
+    plain = [(p, v) for p, v in members if not p.change]
+    for sign in (-1, +1):  # the fewest whole tensors of one sign first: the smallest explanation
+        options = _smallest([(p, v) for p, v in plain if p.sign == sign], target, 2, one_source=True)
+        if len(options) == 1:
+            return Attribution(amount, _side(options[0], "tensors"), options[0])
+        if options and len(options[0]) == 1:
+            return Attribution(amount, _side(options[0], "any one of these"), options=tuple(options))
+    for side, what in groups[1:]:  # the claim counts another variant's whole tensors instead
+        if own and side and not any(p.change for p in side) and _sum(side + own) == target:
             return Attribution(amount, _side(side + own, f"{what}, instead of every {term} tensor kept"),
                                tuple(side + own))
-    members = [(p, v) for p, v in members if not p.change]
+    members = plain
     for sign in (-1, +1):
         options = _smallest([(p, v) for p, v in members if p.sign == sign], target, 4, one_source=True)
         if len(options) == 1:
@@ -105,6 +114,13 @@ def _explain(target: dict, members: list) -> Attribution:
     options = _smallest(members, target, 3)
     if len(options) == 1:
         return Attribution(amount, _side(options[0], "tensors"), options[0])
+    twice = [(Part(p.name, p.bytes, +1, "kept, counted twice by the claim", p.shape), {k: -x for k, x in v.items()})
+             for p, v in members if p.sign < 0]
+    doubled = _smallest(twice, target, 2)
+    if len(doubled) == 1:
+        return Attribution(amount, "counted twice by the claim: tensors", doubled[0])
+    if doubled:
+        return Attribution(amount, "counted twice by the claim: any one of these", options=tuple(doubled))
     how = "several sets of whole tensors add up to it" if options or _reachable(members, target) \
         else "no set of whole tensors adds up to it"
     return Attribution(amount, f"not attributed: {how}", context=tuple(own))
@@ -146,3 +162,62 @@ def _reachable(members: list, target: dict) -> bool:
         if goal in sums:
             return True
     return False
+
+
+def uniform(difference: sympy.Expr, tensors) -> Attribution | None:
+    """One explanation for the whole difference, before any list of tensors: every tensor of one
+    dtype counted at another size per element (``every bool tensor at 2 bytes``), or the tensors
+    that use a letter counted with another letter in its place (``k, v with g = a``)."""
+    target = vector(difference)
+    by_dtype: dict[str, list] = {}
+    for tensor in tensors:
+        by_dtype.setdefault(str(tensor.dtype), []).append(tensor)
+    for dtype, members in by_dtype.items():
+        size = members[0].dtype.bytes
+        kept = vector(sympy.Add(*[tensor.bytes for tensor in members]))
+        if not size.is_Rational or set(kept) != set(target):
+            continue
+        ratios = {target[k] / kept[k] for k in kept}
+        if len(ratios) == 1:
+            (ratio,) = ratios
+            claimed = sympy.Rational(size) * (1 + sympy.Rational(ratio.numerator, ratio.denominator))
+            if claimed > 0:
+                parts = tuple(Part(t.name, sympy.expand(t.bytes * sympy.Rational(abs(ratio.numerator), ratio.denominator)),
+                                   +1 if ratio > 0 else -1, f"kept as {dtype}, {_per(size)}",
+                                   f"{t.shape_text}, {t.dtype}") for t in members)
+                return Attribution(difference, f"every {dtype} tensor counted at {_per(claimed)} "
+                                               f"instead of {_per(size)}", parts)
+    single = []  # one tensor counted at another real element size (a mask at 2 bytes)
+    for tensor in tensors:
+        size, kept = tensor.dtype.bytes, vector(tensor.bytes)
+        if not size.is_Rational or set(kept) != set(target):
+            continue
+        ratios = {target[k] / kept[k] for k in kept}
+        claimed = sympy.Rational(size) * (1 + sympy.Rational(next(iter(ratios)).numerator, next(iter(ratios)).denominator))
+        if len(ratios) == 1 and claimed in (1, 2, 4, 8) and claimed != size:
+            single.append((tensor, claimed))
+    if len(single) == 1:
+        (tensor, claimed), = single
+        sign = +1 if claimed > tensor.dtype.bytes else -1
+        part = Part(tensor.name, sympy.expand(sign * difference), sign,
+                    f"kept as {tensor.dtype}, {_per(tensor.dtype.bytes)}", f"{tensor.shape_text}, {tensor.dtype}")
+        return Attribution(difference, f"{tensor.leaf} counted at {_per(claimed)} instead of "
+                                       f"{_per(tensor.dtype.bytes)}", (part,))
+    letters = sorted(set().union(*(t.bytes.free_symbols for t in tensors)), key=str)
+    for old in letters:
+        for new in letters:
+            if old == new:
+                continue
+            changed = [(t, sympy.expand(t.bytes.subs(old, new) - t.bytes)) for t in tensors]
+            changed = [(t, extra) for t, extra in changed if extra != 0]
+            if changed and _sum([vector(extra) for _, extra in changed]) == target:
+                parts = tuple(Part(t.name, extra, +1, f"counted with {old} = {new}", f"{t.shape_text}, {t.dtype}")
+                              for t, extra in changed)
+                names = ", ".join(t.leaf for t, _ in changed)
+                return Attribution(difference, f"{names} counted with {new} in place of {old}", parts)
+    return None
+
+
+def _per(size) -> str:
+    size = sympy.Rational(size)
+    return f"{size} byte{'s' if size > 1 else ''} per element"

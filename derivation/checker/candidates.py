@@ -36,7 +36,7 @@ class Candidates:
         found: dict[str, Part] = {}
         for tensor in self.d.recomputed:
             found[tensor.name] = _part(tensor, +1, "recomputed by this variant")
-        for what, other in _neighbours(self.d):
+        for what, other in neighbours(self.d):
             for tensor in other.tensors:
                 mine = kept.get(tensor.name)
                 if mine is None and tensor.name not in found:
@@ -66,7 +66,7 @@ def _part(tensor: Tensor, sign: int, note: str) -> Part:
     return Part(tensor.name, tensor.bytes, sign, note, f"{tensor.shape_text}, {tensor.dtype}")
 
 
-def _neighbours(d: Derivation):
+def neighbours(d: Derivation):
     """Variants one switch away (same scope), without parallelism, and the paper's layer: every
     other value of each choice, each flag toggled, each expression undone to its neutral value."""
     v = d.variant

@@ -9,21 +9,56 @@ import sympy
 
 from .. import notation
 from ..errors import DerivationError
+from ..pipeline import derive
 from ..result import Derivation
+from ..variant import make_variant
 from ..switches import letter_hint
 from ..symbols import ORDER, info_of
 from .attribution import vector
+from .candidates import neighbours
 from .claims import grouped_reading, read_claim
 from .result import Comparison
 
 
-def letter_notes(d: Derivation, letters: set) -> tuple[str, ...]:
-    """Each letter of the claim the variant does not use, and the switch that brings it in."""
+def letter_notes(d: Derivation, letters: set, claimed: sympy.Expr | None = None) -> tuple[str, ...]:
+    """Each letter of the claim the variant does not use, and the switch that brings it in, only
+    when that switch is not set already and the claim holds once it is (advice is verified)."""
     stray = sorted(letters - set(d.symbols), key=ORDER.get)
-    hints = {symbol: letter_hint(symbol.name) for symbol in stray}
-    return tuple(f"the claim uses {symbol} ({info_of(symbol).meaning}), which this variant does not"
-                 + (f"; to derive with it set {hints[symbol]}" if hints[symbol] else "")
-                 for symbol in stray)
+    notes = []
+    for symbol in stray:
+        note = f"the claim uses {symbol} ({info_of(symbol).meaning}), which this variant does not"
+        hint = letter_hint(symbol.name)
+        setting = _setting(hint)
+        if setting is not None:
+            try:
+                other = derive(make_variant(setting, d.variant))
+            except DerivationError:
+                other = None
+            if other is not None and other.variant == d.variant:
+                note += f" although {hint} is set: nothing it keeps is split or multiplied by {symbol}"
+            elif other is not None and (claimed is None or _holds(claimed, other)):
+                note += f"; with {hint} the claim holds" if claimed is not None else f"; to derive with it set {hint}"
+        notes.append(note)
+    return tuple(notes)
+
+
+def _setting(hint: str | None) -> dict[str, str] | None:
+    if not hint:
+        return None
+    return dict(item.split(" = ", 1) for item in hint.split(", "))
+
+
+def _holds(claimed: sympy.Expr, d: Derivation) -> bool:
+    return sympy.expand(claimed - d.total) == 0
+
+
+def switch_notes(d: Derivation, claimed: sympy.Expr) -> tuple[str, ...]:
+    """The one-switch neighbours of the variant under which the claim holds (each one derived
+    and checked, never guessed): ``the claim holds with sequence_parallel=on``."""
+    found = [what for what, other in neighbours(d) if what != "by the paper's layer" and _holds(claimed, other)]
+    if not found:
+        return ()
+    return (f"the claim holds {' or '.join(found[:3])}" + (f" (and {len(found) - 3} more)" if len(found) > 3 else ""),)
 
 
 def reading_notes(c: Comparison) -> tuple[str, ...]:

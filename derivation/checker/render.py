@@ -1,5 +1,5 @@
-"""A check for people and programs: text for the terminal (what ``derivation check`` prints), the
-same text in HTML for notebooks, and JSON-ready data. These only format what the check found."""
+"""A check for people and programs: text for the terminal (what ``derivation check`` prints),
+HTML tables for notebooks, and JSON-ready data. These only format what the check found."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sympy
 
 from .. import notation
 from ..render import data
+from ..render.html import table_html
 from ..render.units import grouped, human
 
 if TYPE_CHECKING:
@@ -87,11 +88,36 @@ def _signed_bytes(n: sympy.Rational) -> str:
 
 
 def render_html(result: CheckResult) -> str:
-    """The same text in a ``<pre>`` block for notebooks, headed by the verdict."""
+    """The check as HTML tables for notebooks: the verdict, then for the total and each claimed
+    block the claimed, derived and difference rows and what accounts for the difference."""
     verdict = "holds" if result.holds else "does not hold"
     colour = "green" if result.holds else "firebrick"
-    return (f"<div><p><b style='color:{colour}'>{verdict}</b>: <code>{escape(result.total.formula)}"
-            f"</code></p><pre>{escape(render_text(result))}</pre></div>")
+    out = [f"<div><p><b style='color:{colour}'>{verdict}</b>: <code>{escape(result.total.formula)}</code>"
+           f" ({escape(str(result.derivation.variant))})</p>"]
+    for c in (result.total, *result.blocks):
+        what = "the total" if c.scope == "total" else f"block {c.scope}"
+        rows = [["claimed", _math(c.claimed), ""], ["derived", _math(c.derived), ""]]
+        bold = []
+        if not c.holds:
+            bold.append(len(rows))
+            rows.append(["difference", _math(c.difference), "claimed − derived"])
+            for item in c.attributions:
+                parts = item.parts or item.context or tuple(p for option in item.options[:3] for p in option)
+                tensors = "<br>".join(escape(_part_line(part)) for part in parts)
+                rows.append([_math(item.amount), escape(item.label), tensors])
+        if c.example:
+            e = c.example
+            rows.append([f"at {escape(e.sizes)}", escape(_bytes(e.derived)) + " derived",
+                         escape(_signed_bytes(e.gap)) + " claimed − derived"])
+        state = "holds" if c.holds else "does not hold"
+        out.append(f"<p><b>{escape(what)}</b> {state}</p>" + table_html(["", "", ""], rows, bold))
+    notes = ([result.example_note] if result.example_note else []) + [f"note: {n}" for n in result.notes]
+    out += [f"<p>{escape(note)}</p>" for note in notes]
+    return "".join(out) + "</div>"
+
+
+def _math(expr) -> str:
+    return f"${escape(notation.paper_latex(expr))}$"
 
 
 def render_json(result: CheckResult) -> dict[str, Any]:

@@ -19,7 +19,9 @@ def add_parser(subparsers) -> None:
                     "account for it, and the gap in bytes at GPT-3 175B sizes (or those given "
                     "with --set / --model). Exit code 0: holds; 1: does not hold.")
     parser.add_argument("formula", metavar="FORMULA",
-                        help='claimed bytes, e.g. "sbh(34 + 5as/h)", "34sbh + 5as^2b", "2*s*b*h"')
+                        help='claimed bytes, e.g. "sbh(34 + 5as/h)", "34sbh + 5as^2b", "2*s*b*h"; or '
+                             'a number from a paper, checked at the sizes within the rounding of its '
+                             'digits: "2.67 GiB", "2868903936 bytes", "114 sbh"')
     parser.add_argument("--per-block", dest="per_block", metavar="BLOCK=FORMULA", action="append",
                         default=[], help="a claimed block subtotal, e.g. --per-block "
                                          "attention=11sbh+5as^2b (repeat for each block)")
