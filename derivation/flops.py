@@ -58,7 +58,7 @@ class Matmul:
 
 
 # How many h×f linears each MLP has: gated MLPs have a gate, an up and a down projection.
-MLP_LINEARS = dispatch("mlp", {"gelu": 2, "gelu_new": 2, "relu": 2, "swiglu": 3, "swiglu_fused": 3})
+MLP_LINEARS = dispatch("mlp", {"gelu": 2, "gelu_new": 2, "relu": 2, "swiglu": 3, "swiglu_fused": 3, "geglu": 3})
 
 
 def forward_matmuls(v: Variant) -> list[Matmul]:

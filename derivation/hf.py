@@ -154,6 +154,25 @@ def _phi(fields: Fields) -> tuple[dict, dict]:
     return switches, sizes
 
 
+def _gemma(fields: Fields) -> tuple[dict, dict]:
+    """GemmaRMSNorm (fp32, times an fp32 1 + weight), unfused rotary embeddings, separate Q/K/V
+    projections, a gated GeLU MLP; the head size is its own field, 256 by default."""
+    sizes = _sizes(fields, "hidden_size", "num_attention_heads", "num_key_value_heads", "intermediate_size",
+                   "num_hidden_layers")
+    head_dim = fields.document.get("head_dim", 256)
+    if head_dim != sizes["h"] // sizes["a"]:
+        raise DerivationError(f"config field head_dim = {head_dim!r} (Gemma's default is 256) differs from "
+                              f"the hidden size / heads = {sizes['h'] // sizes['a']}; the derivation "
+                              "assumes d = h/a for now")
+    switches = fields.code(dict(norm="rmsnorm", norm_impl="gemma", rope="unfused", qkv="separate",
+                                ffn_hidden="f", hidden_dropout=False, block="sequential"))
+    activation = "hidden_activation" if fields.document.get("hidden_activation") else "hidden_act"
+    switches["mlp"] = fields.choice("mlp", activation, {"gelu_pytorch_tanh": "geglu", "gelu": "geglu"},
+                                    "gelu_pytorch_tanh")
+    switches["attention_dropout"] = fields.probability("attention_dropout", "attention_dropout")
+    return switches, sizes
+
+
 # Activation names transformers uses, and the MLP each is: exact GeLU and torch's tanh GeLU keep
 # only their input; gelu_new is written in Python ops.
 _GELUS = {"gelu": "gelu", "gelu_pytorch_tanh": "gelu", "gelu_new": "gelu_new", "relu": "relu"}
@@ -176,6 +195,7 @@ ARCHITECTURES: dict[str, Architecture] = {
     "gpt2": Architecture("GPT2Block", _gpt2),
     "gpt_neox": Architecture("GPTNeoXLayer", _gpt_neox, flash_output="copy"),
     "phi": Architecture("PhiDecoderLayer", _phi, flash_output="copy"),
+    "gemma": Architecture("GemmaDecoderLayer", _gemma),
 }
 
 

@@ -137,7 +137,8 @@ def _python_gelu(act, x: Tensor, normed: Tensor) -> list[Operation]:
 
 
 WORKING_SET_MLP = dispatch("mlp", {"gelu": _two_wide, "gelu_new": _python_gelu, "relu": _two_wide,
-                                   "swiglu": _swiglu, "swiglu_fused": _swiglu_fused})
+                                   "swiglu": _swiglu, "swiglu_fused": _swiglu_fused,
+                                   "geglu": _swiglu})  # a gated GeLU has SwiGLU's working set
 
 
 def _output_ops(v: Variant) -> list[Operation]:

@@ -124,8 +124,18 @@ def _hf_llama_rmsnorm(v: Variant, p: Precision, name: str) -> list[Tensor]:
     ] + _norm_stats(v, name, ("rstd",), FP32)
 
 
+def _gemma_rmsnorm(v: Variant, p: Precision, name: str) -> list[Tensor]:
+    """The fp32 composite, times an fp32 (1 + weight): that vector is made from the parameter in
+    every forward, so it is an activation of h elements (whole on every rank, no token axis)."""
+    return _unfused_fp32_rmsnorm(v, p, name)[:2] + [
+        Tensor(f"{name}_one_plus_weight", "h", FP32, whole_sequence=True,
+               source="Hugging Face GemmaRMSNorm: output * (1.0 + self.weight.float())",
+               why="gradient of the normalized tensor"),
+    ] + _norm_stats(v, name, ("rstd",), FP32)
+
+
 NORM_IMPL = dispatch("norm_impl", {"fused": _fused_norm, "unfused_fp32": _unfused_fp32_rmsnorm,
-                                   "hf_llama": _hf_llama_rmsnorm})
+                                   "hf_llama": _hf_llama_rmsnorm, "gemma": _gemma_rmsnorm})
 
 
 def _norm_stats(v: Variant, name: str, stats: tuple[str, ...], dtype: DType) -> list[Tensor]:
@@ -360,8 +370,17 @@ def _swiglu_fused(p: Precision) -> list[Tensor]:
     ]
 
 
+def _geglu(p: Precision) -> list[Tensor]:
+    return [
+        Tensor("mlp/gate", "s b f", p.act, split=f, source="GeLU saves its input (the gate projection output)", why="GeLU backward"),
+        Tensor("mlp/gelu_output", "s b f", p.act, split=f, source="gelu(gate) * up: the multiply saves each operand", why="gradient of up"),
+        Tensor("mlp/up", "s b f", p.act, split=f, source="gelu(gate) * up: the multiply saves each operand", why="gradient of gelu(gate)"),
+        Tensor("mlp/fc2_input", "s b f", p.act, split=f, source="gelu(gate) * up, input of the second linear", why="weight gradient of the second linear"),
+    ]
+
+
 MLP = dispatch("mlp", {"gelu": _gelu, "gelu_new": _gelu_new, "relu": _relu, "swiglu": _swiglu,
-                       "swiglu_fused": _swiglu_fused})
+                       "swiglu_fused": _swiglu_fused, "geglu": _geglu})
 
 
 # --- the layer -----------------------------------------------------------------------------------

@@ -133,7 +133,7 @@ def _gated_fused(v: Variant) -> list[Parameter]:
 
 
 MLP_PARAMETERS = dispatch("mlp", {"gelu": _two_linears, "gelu_new": _two_linears, "relu": _two_linears,
-                                  "swiglu": _gated, "swiglu_fused": _gated_fused})
+                                  "swiglu": _gated, "swiglu_fused": _gated_fused, "geglu": _gated})
 
 # A norm's parameters: LayerNorm has a weight and a bias, RMSNorm a weight.
 NORM_PARAMETERS = dispatch("norm", {"layernorm": ("weight", "bias"), "rmsnorm": ("weight",)})
@@ -385,6 +385,7 @@ HF_PARAMETERS: dict[str, HFParameters] = {
     "gpt2": HFParameters("layers", "n_positions", tied=True),  # Conv1D layers with biases, wpe
     "gpt_neox": HFParameters("layers", None),  # biased linears, rotary, an untied embed_out
     "phi": HFParameters("layers_and_output", None),  # PhiForCausalLM's lm_head has a bias
+    "gemma": HFParameters(_llama_bias, None, tied=True),  # GemmaConfig ties the embeddings by default
 }
 """By ``model_type``: the whole-model switches a config's architecture fixes."""
 

@@ -237,13 +237,15 @@ DECLARED: tuple[Switch, ...] = (
         "parallel_residual": "two norms, both reading the layer input (GPT-NeoX's "
                              "use_parallel_residual): the second norm's input is the first's",
     }),
-    choice("mlp", "mlp and norms", "gelu, gelu_new (Python tanh GeLU), relu, swiglu (separate gate and up projections), swiglu_fused (Megatron kernel)", {
+    choice("mlp", "mlp and norms", "gelu, gelu_new (Python tanh GeLU), relu, swiglu (separate gate and up projections), swiglu_fused (Megatron kernel), geglu", {
         "gelu": "h → f → h with GeLU (exact, or a fused tanh kernel): keeps the GeLU input and output",
         "gelu_new": "h → f → h with the tanh GeLU written in Python ops (Hugging Face gelu_new): "
                     "keeps four f-wide intermediates and the output",
         "relu": "h → f → h with ReLU: keeps one f-wide tensor",
         "swiglu": "silu(gate) * up with separate gate and up projections",
         "swiglu_fused": "Megatron's fused SwiGLU kernel: keeps its 2f-wide input",
+        "geglu": "gelu(gate) * up with separate gate and up projections (Gemma): keeps the gate, "
+                 "the GeLU output, up and their product",
     }),
     expression("ffn_hidden", "mlp and norms", "MLP hidden width: 4*h, f, 8*h/3, 11008, ...",
                "4*h", "h f", ("4*h", "f", "8*h/3", "11008"), letter="f", sums=True),
@@ -251,15 +253,17 @@ DECLARED: tuple[Switch, ...] = (
         "layernorm": "LayerNorm (mean and variance)",
         "rmsnorm": "RMSNorm (root mean square only)",
     }),
-    choice("norm_impl", "mlp and norms", "fused; unfused_fp32 (RMSNorm kept in fp32 through the weight multiply, as Gemma); hf_llama (fp32 input, normalized cast back, as LlamaRMSNorm)", {
+    choice("norm_impl", "mlp and norms", "fused; unfused_fp32 (RMSNorm kept in fp32 through the weight multiply); hf_llama (fp32 input, normalized cast back, as LlamaRMSNorm); gemma (fp32, times an fp32 1 + weight)", {
         "fused": "one kernel that keeps its input",
-        "unfused_fp32": "composite RMSNorm that upcasts to fp32 and keeps two fp32 copies (Gemma's "
-                        "RMSNorm, torch.nn.functional.rms_norm on CPU)",
+        "unfused_fp32": "composite RMSNorm that upcasts to fp32 and keeps two fp32 copies "
+                        "(torch.nn.functional.rms_norm on CPU)",
+        "gemma": "Hugging Face GemmaRMSNorm: the fp32 input and normalized tensor, and the fp32 "
+                 "1 + weight vector it multiplies by",
         "hf_llama": "Hugging Face LlamaRMSNorm: keeps the fp32 upcast input and the normalized "
                     "tensor cast back to the activation dtype",
     }, needs=(
-        Need(("unfused_fp32", "hf_llama"), "norm", is_="rmsnorm", example="rmsnorm",
-             message="norm_impl = 'unfused_fp32' or 'hf_llama' describes an upcasting RMSNorm; set norm = 'rmsnorm'"),)),
+        Need(("unfused_fp32", "hf_llama", "gemma"), "norm", is_="rmsnorm", example="rmsnorm",
+             message="norm_impl = 'unfused_fp32', 'hf_llama' or 'gemma' describes an upcasting RMSNorm; set norm = 'rmsnorm'"),)),
     flag("norm_stats", "mlp and norms", "count the per-token mean/rstd (fp32) that the paper leaves out", False),
     # parallelism and recomputation
     expression("tensor_parallel", "parallelism and recomputation", "tensor-parallel size: 1, a number, or t",

@@ -105,7 +105,7 @@ def test_every_value_with_its_context_derives(name, value):
 # --- no value falls through, no combination is silently ignored -----------------------------------
 
 def test_an_unknown_choice_is_refused_not_taken_for_the_last_branch():
-    for switches in ({"mlp": "geglu"}, {"attention": "flsh"}, {"recompute": "partial"}):
+    for switches in ({"mlp": "reglu"}, {"attention": "flsh"}, {"recompute": "partial"}):
         with pytest.raises(DerivationError, match="expected one of"):
             derive(**switches)
     with pytest.raises(DerivationError, match="expected one of"):

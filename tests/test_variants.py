@@ -79,7 +79,7 @@ def test_gqa_cli_example_evaluates():
 
 @pytest.mark.parametrize("switches, message", [
     ({"attention": "flsh"}, "switch 'attention' got 'flsh'; expected one of: eager, flash"),
-    ({"mlp": "geglu"}, "switch 'mlp'"),
+    ({"mlp": "reglu"}, "switch 'mlp'"),  # was geglu, which the registry now declares
     ({"dtype": "int8"}, "switch 'dtype'"),
     ({"dropout": "maybe"}, "switch 'dropout' got 'maybe'"),
     ({"kv_heads": "h"}, "switch 'kv_heads' got 'h', which uses h"),

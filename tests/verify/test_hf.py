@@ -27,8 +27,8 @@ from derivation.verify.hf import measure_hf  # noqa: E402
 
 SIZES = [dict(s=64, b=2, h=128, a=8), dict(s=96, b=3, h=192, a=12)]
 FAMILY = ["llama", "mistral", "qwen2"]
-ARCHITECTURES = [*FAMILY, "gpt2", "gpt_neox", "phi"]
-GROUPED = {*FAMILY, "phi"}  # the architectures with grouped-query attention
+ARCHITECTURES = [*FAMILY, "gpt2", "gpt_neox", "phi", "gemma"]
+GROUPED = {*FAMILY, "phi", "gemma"}  # the architectures with grouped-query attention
 
 
 def config(model_type="llama", z=SIZES[0], dtype="bfloat16", dropout=0.0, gqa=True, **more):
@@ -50,6 +50,8 @@ def config(model_type="llama", z=SIZES[0], dtype="bfloat16", dropout=0.0, gqa=Tr
         fields.update(hidden_dropout=dropout, rotary_pct=0.25)
     if model_type == "phi":
         fields.update(resid_pdrop=dropout, embd_pdrop=dropout, partial_rotary_factor=0.5)
+    if model_type == "gemma":
+        fields.update(hidden_activation="gelu_pytorch_tanh", head_dim=z["h"] // z["a"])
     return {**fields, **more}
 
 
@@ -100,6 +102,10 @@ HAND = {
     # repeated from g to a heads by repeat_kv, the output projection input (8sbh); fp32 softmax and
     # its cast (6as²b); gelu_new (10sbf). Under SDPA's flash kernel K and V stay at g heads.
     ("phi", "eager", 0.0): s * b * h * 12 + 6 * a * s**2 * b + 10 * s * b * f,
+    # Gemma: GemmaRMSNorm keeps fp32 input and normalized tensor (16sbh for two) and an fp32
+    # 1 + weight vector (4h bytes each); rotated Q and K, V, the projections' inputs as Llama's
+    # under flash; the gated GeLU keeps gate, GeLU output, up and product (8sbf).
+    ("gemma", "sdpa", 0.0): s * b * h * 24 + 4 * s * b * h * g / a + 4 * a * s * b + 8 * h + 8 * s * b * f,
     ("phi", "sdpa", 0.0): s * b * h * 8 + 4 * s * b * h * g / a + 4 * a * s * b + 2 * s * b * h + 10 * s * b * f,
 }
 
