@@ -154,16 +154,28 @@ def _phi(fields: Fields) -> tuple[dict, dict]:
     return switches, sizes
 
 
+def _qwen3(fields: Fields) -> tuple[dict, dict]:
+    """Qwen2's layer with an RMSNorm on each head's Q and K; the head size is its own field."""
+    switches, sizes = _llama(fields)
+    _head_dim(fields, sizes, 128)
+    switches.update(fields.code({"qk_norm": "per_head"}))
+    return switches, sizes
+
+
+def _head_dim(fields: Fields, sizes: dict[str, int], default: int) -> None:
+    head_dim = fields.document.get("head_dim", default)
+    if head_dim != sizes["h"] // sizes["a"]:
+        raise DerivationError(f"config field head_dim = {head_dim!r} (the architecture's default is {default}) "
+                              f"differs from the hidden size / heads = {sizes['h'] // sizes['a']}; the "
+                              "derivation assumes d = h/a for now")
+
+
 def _gemma(fields: Fields) -> tuple[dict, dict]:
     """GemmaRMSNorm (fp32, times an fp32 1 + weight), unfused rotary embeddings, separate Q/K/V
     projections, a gated GeLU MLP; the head size is its own field, 256 by default."""
     sizes = _sizes(fields, "hidden_size", "num_attention_heads", "num_key_value_heads", "intermediate_size",
                    "num_hidden_layers")
-    head_dim = fields.document.get("head_dim", 256)
-    if head_dim != sizes["h"] // sizes["a"]:
-        raise DerivationError(f"config field head_dim = {head_dim!r} (Gemma's default is 256) differs from "
-                              f"the hidden size / heads = {sizes['h'] // sizes['a']}; the derivation "
-                              "assumes d = h/a for now")
+    _head_dim(fields, sizes, 256)
     switches = fields.code(dict(norm="rmsnorm", norm_impl="gemma", rope="unfused", qkv="separate",
                                 ffn_hidden="f", hidden_dropout=False, block="sequential"))
     activation = "hidden_activation" if fields.document.get("hidden_activation") else "hidden_act"
@@ -196,6 +208,7 @@ ARCHITECTURES: dict[str, Architecture] = {
     "gpt_neox": Architecture("GPTNeoXLayer", _gpt_neox, flash_output="copy"),
     "phi": Architecture("PhiDecoderLayer", _phi, flash_output="copy"),
     "gemma": Architecture("GemmaDecoderLayer", _gemma),
+    "qwen3": Architecture("Qwen3DecoderLayer", _qwen3),
 }
 
 

@@ -154,6 +154,7 @@ def attention(v: Variant, p: Precision) -> list[Tensor]:
                    source=f"{PAPER}; the LayerNorm 1 output, input of the QKV linear(s)",
                    why="weight gradients of the Q, K and V projections (one tensor shared by the three)")]
     kernel = KERNEL[v.attention]
+    kept += QK_NORM[v.qk_norm](v, p)
     kept += kernel.reads(v, p)
     kept += kernel.keeps(v, p)
     if OWN_PROJECTION_INPUT[v.attention_output](kernel):
@@ -176,6 +177,24 @@ QKV_STORAGE = dispatch("qkv", {
     "fused": lambda: Storage("attention/qkv_output", "s b (a+2g)h/a"),
     "separate": lambda: None,
 })
+
+def _per_head_qk_norm(v: Variant, p: Precision) -> list[Tensor]:
+    """LlamaRMSNorm over each head's Q (a heads) and K (g heads): the fp32 upcast and the
+    normalized tensor cast back, laid out [b, s, heads, h/a] before the transpose."""
+    source = "Hugging Face Qwen3Attention: q_norm / k_norm (RMSNorm as LlamaRMSNorm) over the head size"
+    kept = []
+    for x, heads, symbol in (("q", "a", a), ("k", "g", g)):
+        kept += [Tensor(f"attention/{x}_norm_input_fp32", f"b s {heads} h/a", FP32, split=symbol, source=source,
+                        why=f"backward of the {x.upper()} norm's x.pow(2) and x * rstd"),
+                 Tensor(f"attention/{x}_norm_normalized", f"b s {heads} h/a", p.act, split=symbol, source=source,
+                        why=f"weight gradient of the {x.upper()} norm")]
+        if v.norm_stats:
+            kept.append(Tensor(f"attention/{x}_norm_rstd", f"b s {heads}", FP32, split=symbol, stat=True,
+                               source=source, why="norm backward reads the per-head statistic"))
+    return kept
+
+
+QK_NORM = dispatch("qk_norm", {"none": lambda v, p: [], "per_head": _per_head_qk_norm})
 
 # Whether eager attention's torch.matmul copies the strided Q, K and V it reads (b ≥ 2), so that no
 # view of the projection output is kept.

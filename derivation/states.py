@@ -148,10 +148,18 @@ def _norm(name: str, v: Variant) -> list[Parameter]:
 SECOND_NORM = dispatch("block", {"sequential": True, "parallel": False, "parallel_residual": True})
 
 
+# Per-head Q and K norms have one head-size weight each, on every rank.
+QK_NORM_PARAMETERS = dispatch("qk_norm", {
+    "none": lambda v: [],
+    "per_head": lambda v: [Parameter.of(f"attention/{x}_norm_weight", "h/a", None, "a per-head RMSNorm weight")
+                           for x in "qk"],
+})
+
+
 def layer_parameters(v: Variant) -> list[Parameter]:
     """One transformer layer's parameter tensors, in forward order (before f and g resolve)."""
     second = _norm("norm/ln2", v) if SECOND_NORM[v.block] else []
-    return (_norm("norm/ln1", v) + QKV_PARAMETERS[v.qkv](v)
+    return (_norm("norm/ln1", v) + QKV_PARAMETERS[v.qkv](v) + QK_NORM_PARAMETERS[v.qk_norm](v)
             + _linear("attention/proj", "a h/a", "h", a, False, v, f"{MEGATRON}: the output projection")
             + second + MLP_PARAMETERS[v.mlp](v))
 
@@ -385,7 +393,8 @@ HF_PARAMETERS: dict[str, HFParameters] = {
     "gpt2": HFParameters("layers", "n_positions", tied=True),  # Conv1D layers with biases, wpe
     "gpt_neox": HFParameters("layers", None),  # biased linears, rotary, an untied embed_out
     "phi": HFParameters("layers_and_output", None),  # PhiForCausalLM's lm_head has a bias
-    "gemma": HFParameters(_llama_bias, None, tied=True),  # GemmaConfig ties the embeddings by default
+    "gemma": HFParameters(_llama_bias, None, tied=True),
+    "qwen3": HFParameters(_llama_bias, None),  # Qwen3Attention: attention_bias, and q/k norm weights  # GemmaConfig ties the embeddings by default
 }
 """By ``model_type``: the whole-model switches a config's architecture fixes."""
 

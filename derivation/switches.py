@@ -224,6 +224,11 @@ DECLARED: tuple[Switch, ...] = (
         Need("copies", "attention", is_="eager", example="eager",
              message="qkv_layout = 'copies' describes eager attention's torch.matmul; flash and SDPA "
                      "kernels read Q, K and V as they are (use attention = 'eager')"),)),
+    choice("qk_norm", "attention", "none, or per_head: an RMSNorm (as LlamaRMSNorm) on each head's Q and K before rotary embeddings (Qwen3)", {
+        "none": "Q and K go from their projections to the rotary embeddings as they are",
+        "per_head": "an RMSNorm over each head's Q and K, written as LlamaRMSNorm: keeps their fp32 "
+                    "upcast and their normalized copy (Qwen3)",
+    }),
     choice("rope", "attention", "rotary embeddings: unfused ops create rotated copies of Q and K", {
         "none": "no rotary embeddings",
         "unfused": "x*cos + rotate_half(x)*sin: new rotated Q and K tensors (Hugging Face)",

@@ -75,7 +75,9 @@ def context_parallel(tensors: Sequence[Tensor], v: Variant) -> list[Tensor]:
     (ring attention with flash kernels, so no tensor has a second sequence axis)."""
     if v.context_parallel == 1:
         return list(tensors)
-    return [divide_axis(tensor, s, v.context_parallel) for tensor in tensors]
+    # A tensor with no token axis (Gemma's 1 + weight vector) is whole on every rank.
+    return [divide_axis(tensor, s, v.context_parallel) if any(s in dim.free_symbols for dim in tensor.shape)
+            else tensor for tensor in tensors]
 
 
 def split_matmuls(matmuls: Sequence[Matmul], v: Variant) -> list[Matmul]:

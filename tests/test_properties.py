@@ -78,8 +78,10 @@ def values_for(d, drawn: dict) -> dict:
         d.check_values(values)
     except DerivationError:
         reject()  # e.g. one key/value head split over t ranks: no whole axis exists
-    if d.variant.convention == "megatron" and d.variant.interleave is not None:
-        try:  # Megatron's fractional interleave factor on per-micro-batch terms: refused sizes
+    fractional = (d.variant.convention == "megatron" and d.variant.interleave is not None) or \
+        getattr(d.variant, "schedule", None) in ("v_half", "v_min")
+    if fractional:  # Megatron's interleave factor, V-Half/V-Min's average micro-batches: refused sizes
+        try:
             d.evaluate(**values)
         except DerivationError as error:
             assert "not a whole number" in str(error)

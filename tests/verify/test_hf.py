@@ -27,8 +27,8 @@ from derivation.verify.hf import measure_hf  # noqa: E402
 
 SIZES = [dict(s=64, b=2, h=128, a=8), dict(s=96, b=3, h=192, a=12)]
 FAMILY = ["llama", "mistral", "qwen2"]
-ARCHITECTURES = [*FAMILY, "gpt2", "gpt_neox", "phi", "gemma"]
-GROUPED = {*FAMILY, "phi", "gemma"}  # the architectures with grouped-query attention
+ARCHITECTURES = [*FAMILY, "gpt2", "gpt_neox", "phi", "gemma", "qwen3"]
+GROUPED = {*FAMILY, "phi", "gemma", "qwen3"}  # the architectures with grouped-query attention
 
 
 def config(model_type="llama", z=SIZES[0], dtype="bfloat16", dropout=0.0, gqa=True, **more):
@@ -44,8 +44,10 @@ def config(model_type="llama", z=SIZES[0], dtype="bfloat16", dropout=0.0, gqa=Tr
               "attention_dropout": dropout}
     if model_type in GROUPED:
         fields["num_key_value_heads"] = z["a"] // 4 if gqa else z["a"]
-    if model_type in FAMILY:
+    if model_type in (*FAMILY, "qwen3"):
         fields["hidden_act"] = "silu"
+    if model_type == "qwen3":
+        fields["head_dim"] = z["h"] // z["a"]
     if model_type == "gpt_neox":
         fields.update(hidden_dropout=dropout, rotary_pct=0.25)
     if model_type == "phi":
@@ -106,6 +108,9 @@ HAND = {
     # 1 + weight vector (4h bytes each); rotated Q and K, V, the projections' inputs as Llama's
     # under flash; the gated GeLU keeps gate, GeLU output, up and product (8sbf).
     ("gemma", "sdpa", 0.0): s * b * h * 24 + 4 * s * b * h * g / a + 4 * a * s * b + 8 * h + 8 * s * b * f,
+    # Qwen3: Llama's layer plus RMSNorms on each head's Q and K, each keeping an fp32 upcast and a
+    # bf16 copy: 6sbh for Q, 6sbh·g/a for K.
+    ("qwen3", "sdpa", 0.0): s * b * h * 26 + 10 * s * b * h * g / a + 4 * a * s * b + 8 * s * b * f,
     ("phi", "sdpa", 0.0): s * b * h * 8 + 4 * s * b * h * g / a + 4 * a * s * b + 2 * s * b * h + 10 * s * b * f,
 }
 
