@@ -108,6 +108,28 @@ def _llama(fields: Fields) -> tuple[dict, dict]:
     return switches, sizes
 
 
+def _mixtral(fields: Fields) -> tuple[dict, dict]:
+    """Llama's attention and norms, and a dropless mixture of SwiGLU experts in place of the MLP:
+    a softmax router (fp32) picks num_experts_per_tok of num_local_experts, renormalised over the
+    k picked; intermediate_size is each expert's width."""
+    fields.refuse("output_router_logits", True, "the load-balancing loss keeps the router logits of every "
+                  "layer at the model's output; the derivation describes the layer without it")
+    value = fields.document.get("router_jitter_noise", 0)
+    if value:
+        raise DerivationError(f"config field router_jitter_noise = {value!r}: the in-place jitter of the router "
+                              "input is not described yet; set it to 0")
+    switches, sizes = _llama(fields)
+    switches["mlp"] = fields.choice("mlp", "hidden_act", {"silu": "moe_swiglu"})
+    switches["experts"] = fields.choice("experts", "experts_implementation",
+                                        {"grouped_mm": "grouped_mm", "eager": "eager"}, "grouped_mm")
+    sizes["E"] = fields.size("E", "num_local_experts")
+    sizes["k"] = fields.size("k", "num_experts_per_tok")
+    if sizes["k"] > sizes["E"]:
+        raise DerivationError(f"config: num_experts_per_tok = {sizes['k']} is more than num_local_experts = "
+                              f"{sizes['E']}: a token cannot be routed to more experts than there are")
+    return switches, sizes
+
+
 def _gpt2(fields: Fields) -> tuple[dict, dict]:
     """LayerNorm, one fused QKV projection (Conv1D), no rotary embeddings, a plain MLP."""
     fields.refuse("add_cross_attention", True, "cross-attention layers are not described yet")
@@ -173,6 +195,7 @@ ARCHITECTURES: dict[str, Architecture] = {
     "llama": Architecture("LlamaDecoderLayer", _llama),
     "mistral": Architecture("MistralDecoderLayer", _llama),
     "qwen2": Architecture("Qwen2DecoderLayer", _llama),
+    "mixtral": Architecture("MixtralDecoderLayer", _mixtral),
     "gpt2": Architecture("GPT2Block", _gpt2),
     "gpt_neox": Architecture("GPTNeoXLayer", _gpt_neox, flash_output="copy"),
     "phi": Architecture("PhiDecoderLayer", _phi, flash_output="copy"),

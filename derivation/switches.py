@@ -224,14 +224,25 @@ DECLARED: tuple[Switch, ...] = (
         "parallel_residual": "two norms, both reading the layer input (GPT-NeoX's "
                              "use_parallel_residual): the second norm's input is the first's",
     }),
-    choice("mlp", "mlp and norms", "gelu, gelu_new (Python tanh GeLU), relu, swiglu (separate gate and up projections), swiglu_fused (Megatron kernel)", {
+    choice("mlp", "mlp and norms", "gelu, gelu_new (Python tanh GeLU), relu, swiglu (separate gate and up projections), swiglu_fused (Megatron kernel), moe_swiglu (top-k mixture of SwiGLU experts)", {
         "gelu": "h → f → h with GeLU (exact, or a fused tanh kernel): keeps the GeLU input and output",
         "gelu_new": "h → f → h with the tanh GeLU written in Python ops (Hugging Face gelu_new): "
                     "keeps four f-wide intermediates and the output",
         "relu": "h → f → h with ReLU: keeps one f-wide tensor",
         "swiglu": "silu(gate) * up with separate gate and up projections",
         "swiglu_fused": "Megatron's fused SwiGLU kernel: keeps its 2f-wide input",
+        "moe_swiglu": "a dropless mixture of E SwiGLU experts of width f, top-k softmax routing "
+                      "renormalised over the k picked (Mixtral): every token's k copies run, so the "
+                      "experts keep k·s·b rows whatever the routing",
     }),
+    choice("experts", "mlp and norms", "how the MoE experts run: grouped_mm (one grouped matmul over tokens sorted by expert) or eager (a loop over experts)", {
+        "grouped_mm": "tokens sorted by expert and run in one grouped matmul (transformers' default "
+                      "experts_implementation): keeps the sort's index tensors and per-expert offsets",
+        "eager": "a Python loop over the experts hit (transformers' experts_implementation = "
+                 "'eager'): keeps each expert's token indices and a weighted copy of its output",
+    }, needs=(
+        Need("eager", "mlp", is_="moe_swiglu", example="moe_swiglu",
+             message="experts = 'eager' describes a mixture-of-experts layer; set mlp = 'moe_swiglu'"),)),
     expression("ffn_hidden", "mlp and norms", "MLP hidden width: 4*h, f, 8*h/3, 11008, ...",
                "4*h", "h f", ("4*h", "f", "8*h/3", "11008"), letter="f", sums=True),
     choice("norm", "mlp and norms", "layernorm or rmsnorm", {
@@ -308,6 +319,8 @@ SHORTHAND: dict[str, Shorthand] = {item.name: item for item in SHORTHANDS}
 LETTERS_OF_CHOICES: dict[str, tuple[tuple[str, Any], ...]] = {
     "beta": (("dtype", "symbolic"),),
     "mu": (("dtype", "symbolic"),),
+    "k": (("mlp", "moe_swiglu"),),
+    "E": (("mlp", "moe_swiglu"),),
     "L": (("scope", "model"),),
     "v": (("scope", "model"),),
 }

@@ -49,6 +49,8 @@ _TABLE = (
     _declare("h", "hidden size"),
     _declare("f", "MLP hidden size (4h in the paper)"),
     _declare("g", "key/value heads (query groups); g = a is plain multi-head attention"),
+    _declare("k", "experts each token is routed to (mixture of experts, top-k)"),
+    _declare("E", "experts in a mixture-of-experts layer (the router picks k of them per token)"),
     _declare("v", "vocabulary size"),
     _declare("L", "number of layers"),
     _declare("p", "pipeline-parallel size"),
@@ -65,7 +67,7 @@ SYMBOLS: dict[str, SymbolInfo] = {info.name: info for info in _TABLE}
 ALIASES = {"β": "beta", "μ": "mu", "µ": "mu"}
 """Other spellings the parser accepts for a symbol name."""
 
-a, s, b, h, f, g, v, L, p, m, t, c, beta, mu = (info.symbol for info in _TABLE)
+a, s, b, h, f, g, k, E, v, L, p, m, t, c, beta, mu = (info.symbol for info in _TABLE)
 
 ORDER = {info.symbol: index for index, info in enumerate(_TABLE)}
 """Writing order of each symbol, used by the printers."""
@@ -79,7 +81,7 @@ def lookup(name: str) -> SymbolInfo:
     >>> lookup("x")
     Traceback (most recent call last):
     ...
-    derivation.errors.DerivationError: unknown symbol 'x'; known symbols: a, s, b, h, f, g, v, L, p, m, t, c, beta, mu
+    derivation.errors.DerivationError: unknown symbol 'x'; known symbols: a, s, b, h, f, g, k, E, v, L, p, m, t, c, beta, mu
     """
     info = SYMBOLS.get(ALIASES.get(name, name))
     if info is None:

@@ -58,6 +58,7 @@ def test_model_and_hf_config_together_are_refused(capsys, tmp_path):
     assert code == 2 and "either --model or --hf-config" in err
 
 
+MOE = {"model_type": "mixtral", "num_local_experts": 4, "num_experts_per_tok": 2}
 BAD = [
     ({"model_type": "gpt5"}, "model_type = 'gpt5'"),
     ({"head_dim": 64}, "head_dim = 64"),
@@ -66,6 +67,11 @@ BAD = [
     ({"hidden_size": 0}, "hidden_size = 0"),
     ({"hidden_size": 100}, "must divide the hidden size"),
     ({"attention_dropout": 1.5}, "attention_dropout = 1.5"),
+    ({**MOE, "num_experts_per_tok": 5}, "more than num_local_experts"),
+    ({**MOE, "num_local_experts": 0}, "num_local_experts = 0"),
+    ({**MOE, "router_jitter_noise": 0.01}, "router_jitter_noise = 0.01"),
+    ({**MOE, "output_router_logits": True}, "output_router_logits = True"),
+    ({**MOE, "experts_implementation": "batched_mm"}, "experts_implementation = 'batched_mm'"),
 ]
 
 

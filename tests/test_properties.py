@@ -2,7 +2,8 @@
 
 Variants are drawn from every switch in the registry (``derivation.switches``), each over its
 ``values`` (choices, on/off, or the registry's example expressions); combinations ``make_variant``
-refuses are skipped. Sizes are drawn with enough common factors
+refuses are skipped (a drawn value brings the companions it needs, where those are not drawn
+too, so that few draws are refused). Sizes are drawn with enough common factors
 that every axis comes out whole (``h/a``, ``a/t``, ``s/(ct)``, ``L/(pm)``, ...).
 """
 
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from derivation import DerivationError, derive, notation, parse
 from derivation.checker import check_derivation
 from derivation.symbols import b, beta, h, s, v
-from derivation.switches import DECLARED, REGISTRY
+from derivation.switches import DECLARED, REGISTRY, companions
 from derivation.symbols import t
 from derivation.variant import EXPRESSIONS, SWITCHES, Variant, make_variant
 
@@ -45,6 +46,10 @@ def variants(draw) -> Variant:
     drawn = {name: draw(_maybe(values)) for name, values in DRAWN.items() if name != "scope"}
     switches = {name: value for name, value in drawn.items()
                 if value is not None and (scope == "model" or name not in WHOLE_MODEL)}
+    for name, value in list(switches.items()):  # a value's companions, where not drawn
+        for other, needed in companions(name, value).items():
+            if other != "scope":
+                switches.setdefault(other, needed)
     try:
         return make_variant({**switches, "scope": scope})
     except DerivationError:
@@ -57,7 +62,8 @@ def sizes(draw) -> dict:
     n = lambda top: draw(st.integers(1, top))  # noqa: E731
     g = 4 * n(4)
     a = g * n(4)
-    return dict(a=a, g=g, h=a * 12 * n(16), f=12 * n(64), s=32 * n(256), b=n(8), v=4 * n(1000),
+    k = n(4)  # experts per token, and experts: k ≤ E
+    return dict(a=a, g=g, h=a * 12 * n(16), f=12 * n(64), s=32 * n(256), b=n(8), v=4 * n(1000), k=k, E=k * n(4),
                 L=12 * n(8), t=draw(st.sampled_from([1, 2, 4])), c=draw(st.sampled_from([1, 2, 4])),
                 p=draw(st.sampled_from([1, 2, 4])), m=draw(st.sampled_from([2, 3])),
                 beta=draw(st.sampled_from([1, 2, 4])), mu=draw(st.sampled_from([1, 2])))
