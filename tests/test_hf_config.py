@@ -37,6 +37,18 @@ def test_every_shipped_model_reads_and_derives():
             assert d.evaluate(**d.relevant({**model.sizes, "s": 4096, "b": 2})) > 0
 
 
+def test_mixtral_8x7b_ships_with_its_public_sizes_and_the_hand_derived_layer():
+    # Per layer under SDPA's flash kernel, bf16, s = 4096, b = 1: Llama's attention and norms
+    # (20sbh + 4sbh·g/a + 4asb = 352,845,824), the router (4sbE + 12sbk = 229,376), the experts'
+    # SwiGLU on k·s·b rows (8ksbf + 4ksbh = 1,073,741,824), and grouped_mm's sort indices and
+    # offsets (24ksb + 4E = 196,640).
+    model = read_hf_config("mixtral-8x7b", "sdpa")
+    assert model.sizes == {"h": 4096, "a": 32, "g": 8, "f": 14336, "L": 32, "v": 32000, "E": 8, "k": 2}
+    assert model.switches["mlp"] == "moe_swiglu" and model.switches["experts"] == "grouped_mm"
+    d = derive(**model.switches)
+    assert d.evaluate(**d.relevant({**model.sizes, "s": 4096, "b": 1})) == 352_845_824 + 229_376 + 1_073_741_824 + 196_640
+
+
 def test_llama_3_1_8b_from_its_config_is_the_hand_derived_layer(capsys):
     code, out, _ = run(capsys, "evaluate", "--model", "llama-3.1-8b", "--set", "s=4096", "--set", "b=2", "--json")
     expected = s * b * h * 20 + 4 * s * b * h * g / a + 4 * a * s * b + 8 * s * b * f  # flash (SDPA on a GPU)
