@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from .switches import dispatch
-from .symbols import a, f, g, h
+from .symbols import F, a, f, g, h
 from .tensors import BETA, BF16, BIT, BOOL, FP16, FP32, INT32, INT64, MU, DType, Region, Storage, Tensor
 
 if TYPE_CHECKING:
@@ -369,26 +369,43 @@ def _swiglu_fused(v: Variant, p: Precision) -> list[Tensor]:
 # the routing weight each expert output is multiplied by) are per-token statistics, counted with
 # norm_stats like a norm's rstd.
 
-MOE = "transformers MixtralSparseMoeBlock"
+@dataclass(frozen=True)
+class Router:
+    """What one router keeps beyond its fp32 softmax and top-k indices, and the dtype of the
+    routing weights the experts' outputs are multiplied by."""
+
+    renormalised: bool
+    weights: Callable[[Precision], DType]
+
+
+ROUTER = dispatch("router", {
+    "softmax_renorm_fp32": Router(True, lambda p: FP32),
+    "softmax_renorm": Router(True, lambda p: p.act),
+    "softmax": Router(False, lambda p: p.act),
+})
 
 
 def _router(v: Variant, p: Precision) -> list[Tensor]:
-    """softmax(logits.float()) → top-k → divide by the k picked probabilities' sum, in fp32."""
-    router = f"{MOE}: router"
-    return [
-        Tensor("mlp/router_probs", "s b E", FP32, source=f"{router}: softmax(router_logits.float()) saves its output",
+    """softmax(logits, fp32) → top-k → (divide by the k picked probabilities' sum)."""
+    source = "transformers MoE router (MixtralTopKRouter, Qwen2MoeTopKRouter)"
+    kept = [
+        Tensor("mlp/router_probs", "s b E", FP32, source=f"{source}: the fp32 softmax of the router logits saves its output",
                why="softmax backward"),
-        Tensor("mlp/router_topk_indices", "s b k", INT64, source=f"{router}: torch.topk saves its indices",
+        Tensor("mlp/router_topk_indices", "s b k", INT64, source=f"{source}: torch.topk saves its indices",
                why="top-k backward scatters the gradient back to the k picked experts"),
-        Tensor("mlp/router_topk_probs", "s b k", FP32, source=f"{router}: the in-place renormalisation saves its numerator",
-               why="backward of the division by the sum (gradient of the sum)"),
-    ] + _routing_stats(v, "mlp/router_topk_sum", "s b", f"{router}: the renormalisation saves the sum of the k probabilities",
-                       "backward of the division (gradient of the probabilities)")
+    ]
+    if ROUTER[v.router].renormalised:
+        kept.append(Tensor("mlp/router_topk_probs", "s b k", FP32, source=f"{source}: the in-place renormalisation saves its numerator",
+                           why="backward of the division by the sum (gradient of the sum)"))
+        kept += _routing_stats(v, "mlp/router_topk_sum", "s b", FP32,
+                               f"{source}: the renormalisation saves the sum of the k probabilities",
+                               "backward of the division (gradient of the probabilities)")
+    return kept
 
 
-def _routing_stats(v: Variant, name: str, dims: str, source: str, why: str) -> list[Tensor]:
-    """A [rows, 1] fp32 tensor of routing: a per-token statistic, counted with norm_stats."""
-    return [Tensor(name, dims, FP32, stat=True, source=source, why=why)] if v.norm_stats else []
+def _routing_stats(v: Variant, name: str, dims: str, dtype: DType, source: str, why: str) -> list[Tensor]:
+    """A [rows, 1] tensor of routing: a per-token statistic, counted with norm_stats."""
+    return [Tensor(name, dims, dtype, stat=True, source=source, why=why)] if v.norm_stats else []
 
 
 def _expert_swiglu(p: Precision, source: str) -> list[Tensor]:
@@ -417,7 +434,7 @@ def _grouped_experts(v: Variant, p: Precision) -> list[Tensor]:
         Tensor("mlp/dispatched", "k s b h", p.act, source=f"{source}: the k copies of each token, sorted by expert",
                why="weight gradient of the experts' gate_up projections"),
     ] + _expert_swiglu(p, source) + _routing_stats(
-        v, "mlp/expert_routing_weights", "k s b", f"{source}: proj_out * sample_weights.unsqueeze(-1) saves the weights",
+        v, "mlp/expert_routing_weights", "k s b", ROUTER[v.router].weights(p), f"{source}: proj_out * sample_weights.unsqueeze(-1) saves the weights",
         "gradient of the expert output") + [
         Tensor("mlp/expert_output", "k s b h", p.act, source=f"{source}: proj_out * sample_weights saves proj_out",
                why="gradient of the routing weights"),
@@ -437,7 +454,7 @@ def _eager_experts(v: Variant, p: Precision) -> list[Tensor]:
         Tensor("mlp/dispatched", "k s b h", p.act, source=f"{source}: hidden_states[token_idx], input of gate_up_proj",
                why="weight gradient of the experts' gate_up projections"),
     ] + _expert_swiglu(p, source) + _routing_stats(
-        v, "mlp/expert_routing_weights", "k s b", f"{source}: top_k_weights[token_idx, top_k_pos, None] saved by the multiply",
+        v, "mlp/expert_routing_weights", "k s b", ROUTER[v.router].weights(p), f"{source}: top_k_weights[token_idx, top_k_pos, None] saved by the multiply",
         "gradient of the expert output") + [
         Tensor("mlp/expert_output", "k s b h", p.act, source=f"{source}: the multiply by the routing weight saves the down_proj output",
                why="gradient of the routing weights"),
@@ -449,10 +466,33 @@ def _eager_experts(v: Variant, p: Precision) -> list[Tensor]:
 EXPERTS = dispatch("experts", {"grouped_mm": _grouped_experts, "eager": _eager_experts})
 
 
+def _gated_shared_expert(v: Variant, p: Precision) -> list[Tensor]:
+    """Qwen2-MoE's shared expert: a SwiGLU of width F on every token (its projections read the
+    norm output, mlp/fc1_input), times sigmoid(shared_expert_gate(x)), a 1-wide linear."""
+    source = "transformers Qwen2MoeSparseMoeBlock: shared_expert"
+    return [
+        Tensor("mlp/shared_gate", "s b F", p.act, split=F, source=f"{source}: SiLU saves its input", why="SiLU backward"),
+        Tensor("mlp/shared_silu_output", "s b F", p.act, split=F, source=f"{source}: silu(gate) * up saves each operand",
+               why="gradient of up"),
+        Tensor("mlp/shared_up", "s b F", p.act, split=F, source=f"{source}: silu(gate) * up saves each operand",
+               why="gradient of silu(gate)"),
+        Tensor("mlp/shared_fc2_input", "s b F", p.act, split=F, source=f"{source}: silu(gate) * up, input of down_proj",
+               why="weight gradient of the shared expert's down projection"),
+    ] + _routing_stats(v, "mlp/shared_expert_gate", "s b", p.act,
+                       f"{source}: sigmoid(shared_expert_gate(x)) saves its output, which the multiply saves too",
+                       "sigmoid backward and the gradient of the shared expert's output") + [
+        Tensor("mlp/shared_output", "s b h", p.act, source=f"{source}: sigmoid(gate) * shared_expert(x) saves the output",
+               why="gradient of the sigmoid gate"),
+    ]
+
+
+SHARED_EXPERT = dispatch("shared_expert", {"none": lambda v, p: [], "gated_swiglu": _gated_shared_expert})
+
+
 def _moe_swiglu(v: Variant, p: Precision) -> list[Tensor]:
     """The router reads the norm output (mlp/fc1_input, the router linear's saved input), then
-    the experts run on k copies of every token."""
-    return _router(v, p) + EXPERTS[v.experts](v, p)
+    the experts run on k copies of every token; a shared expert, if any, on every token."""
+    return SHARED_EXPERT[v.shared_expert](v, p) + _router(v, p) + EXPERTS[v.experts](v, p)
 
 
 MLP = dispatch("mlp", {"gelu": _gelu, "gelu_new": _gelu_new, "relu": _relu, "swiglu": _swiglu,

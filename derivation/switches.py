@@ -243,6 +243,23 @@ DECLARED: tuple[Switch, ...] = (
     }, needs=(
         Need("eager", "mlp", is_="moe_swiglu", example="moe_swiglu",
              message="experts = 'eager' describes a mixture-of-experts layer; set mlp = 'moe_swiglu'"),)),
+    choice("router", "mlp and norms", "MoE routing: softmax top-k renormalised over the k picked, with fp32 weights (Mixtral) or weights cast to the activation dtype (Qwen2-MoE norm_topk_prob), or not renormalised", {
+        "softmax_renorm_fp32": "fp32 softmax, top-k, divided by the k probabilities' sum, weights kept "
+                               "in fp32 (Mixtral)",
+        "softmax_renorm": "fp32 softmax, top-k, divided by their sum, weights cast to the activation "
+                          "dtype (Qwen2-MoE with norm_topk_prob)",
+        "softmax": "fp32 softmax and top-k, no renormalisation, weights cast to the activation dtype "
+                   "(Qwen2-MoE's default)",
+    }, needs=(
+        Need(ACTIVE, "mlp", is_="moe_swiglu", example="moe_swiglu",
+             message="router describes a mixture-of-experts layer; set mlp = 'moe_swiglu'"),)),
+    choice("shared_expert", "mlp and norms", "none, or gated_swiglu: a SwiGLU of width F on every token, scaled by a sigmoid gate (Qwen2-MoE)", {
+        "none": "routed experts only (Mixtral)",
+        "gated_swiglu": "a shared SwiGLU expert of width F on every token, its output scaled by "
+                        "sigmoid(a 1-wide linear of the input) (Qwen2-MoE)",
+    }, needs=(
+        Need(ACTIVE, "mlp", is_="moe_swiglu", example="moe_swiglu",
+             message="shared_expert describes a mixture-of-experts layer; set mlp = 'moe_swiglu'"),)),
     expression("ffn_hidden", "mlp and norms", "MLP hidden width: 4*h, f, 8*h/3, 11008, ...",
                "4*h", "h f", ("4*h", "f", "8*h/3", "11008"), letter="f", sums=True),
     choice("norm", "mlp and norms", "layernorm or rmsnorm", {
@@ -321,6 +338,7 @@ LETTERS_OF_CHOICES: dict[str, tuple[tuple[str, Any], ...]] = {
     "mu": (("dtype", "symbolic"),),
     "k": (("mlp", "moe_swiglu"),),
     "E": (("mlp", "moe_swiglu"),),
+    "F": (("shared_expert", "gated_swiglu"),),
     "L": (("scope", "model"),),
     "v": (("scope", "model"),),
 }

@@ -14,7 +14,7 @@ g
 >>> make_variant({"kv_heads": "z"})
 Traceback (most recent call last):
 ...
-derivation.errors.DerivationError: switch 'kv_heads': unknown symbol 'z' at position 1 of 'z'; known symbols: a, s, b, h, f, g, k, E, dc, dR, v, L, p, m, t, c, beta, mu
+derivation.errors.DerivationError: switch 'kv_heads': unknown symbol 'z' at position 1 of 'z'; known symbols: a, s, b, h, f, g, k, E, F, dc, dR, v, L, p, m, t, c, beta, mu
 >>> Variant(recompute="partial")
 Traceback (most recent call last):
 ...

@@ -71,6 +71,8 @@ def test_model_and_hf_config_together_are_refused(capsys, tmp_path):
 
 
 MOE = {"model_type": "mixtral", "num_local_experts": 4, "num_experts_per_tok": 2}
+QWEN_MOE = {"model_type": "qwen2_moe", "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 96,
+            "shared_expert_intermediate_size": 160}
 BAD = [
     ({"model_type": "gpt5"}, "model_type = 'gpt5'"),
     ({"head_dim": 64}, "head_dim = 64"),
@@ -84,6 +86,10 @@ BAD = [
     ({**MOE, "router_jitter_noise": 0.01}, "router_jitter_noise = 0.01"),
     ({**MOE, "output_router_logits": True}, "output_router_logits = True"),
     ({**MOE, "experts_implementation": "batched_mm"}, "experts_implementation = 'batched_mm'"),
+    ({**QWEN_MOE, "decoder_sparse_step": 2}, "decoder_sparse_step and mlp_only_layers"),
+    ({**QWEN_MOE, "mlp_only_layers": [0]}, "decoder_sparse_step and mlp_only_layers"),
+    ({**QWEN_MOE, "shared_expert_intermediate_size": 0}, "shared_expert_intermediate_size = 0"),
+    ({**QWEN_MOE, "norm_topk_prob": "yes"}, "norm_topk_prob = 'yes'"),
 ]
 
 

@@ -63,7 +63,7 @@ def sizes(draw) -> dict:
     g = 4 * n(4)
     a = g * n(4)
     k = n(4)  # experts per token, and experts: k ≤ E
-    return dict(a=a, g=g, h=a * 12 * n(16), f=12 * n(64), s=32 * n(256), b=n(8), v=4 * n(1000), k=k, E=k * n(4),
+    return dict(a=a, g=g, h=a * 12 * n(16), f=12 * n(64), s=32 * n(256), b=n(8), v=4 * n(1000), k=k, E=k * n(4), F=12 * n(64),
                 L=12 * n(8), t=draw(st.sampled_from([1, 2, 4])), c=draw(st.sampled_from([1, 2, 4])),
                 p=draw(st.sampled_from([1, 2, 4])), m=draw(st.sampled_from([2, 3])),
                 beta=draw(st.sampled_from([1, 2, 4])), mu=draw(st.sampled_from([1, 2])))

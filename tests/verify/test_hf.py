@@ -23,14 +23,15 @@ import torch  # noqa: E402
 from derivation import derive  # noqa: E402
 from derivation.cli import main  # noqa: E402
 from derivation.hf import read_hf_config  # noqa: E402
-from derivation.symbols import E, a, b, f, g, h, k, s  # noqa: E402
+from derivation.symbols import E, F, a, b, f, g, h, k, s  # noqa: E402
 from derivation.verify.hf import build_hf_layer, measure_hf  # noqa: E402
 from derivation.verify.recording import measure  # noqa: E402
 
 SIZES = [dict(s=64, b=2, h=128, a=8), dict(s=96, b=3, h=192, a=12)]
-FAMILY = ["llama", "mistral", "qwen2", "mixtral"]
+FAMILY = ["llama", "mistral", "qwen2", "mixtral", "qwen2_moe"]
+MOE = ["mixtral", "qwen2_moe"]  # Mixtral has no shared expert, Qwen2-MoE has one
 ARCHITECTURES = [*FAMILY, "gpt2", "gpt_neox", "phi"]
-EXPERTS = {128: (4, 2), 192: (6, 3)}  # Mixtral's (E, k) at each size: the E and k terms separate
+EXPERTS = {128: (4, 2), 192: (6, 3)}  # (E, k) at each size: the E and k terms separate
 GROUPED = {*FAMILY, "phi"}  # the architectures with grouped-query attention
 
 
@@ -51,6 +52,9 @@ def config(model_type="llama", z=SIZES[0], dtype="bfloat16", dropout=0.0, gqa=Tr
         fields["hidden_act"] = "silu"
     if model_type == "mixtral":
         fields["num_local_experts"], fields["num_experts_per_tok"] = EXPERTS[z["h"]]
+    if model_type == "qwen2_moe":  # the dense intermediate_size is unused: every layer is sparse
+        fields.update(moe_intermediate_size=f, shared_expert_intermediate_size=f + 64, intermediate_size=f + 8)
+        fields["num_experts"], fields["num_experts_per_tok"] = EXPERTS[z["h"]]
     if model_type == "gpt_neox":
         fields.update(hidden_dropout=dropout, rotary_pct=0.25)
     if model_type == "phi":
@@ -133,7 +137,8 @@ def test_fp32_eager_softmax_makes_no_copy_to_keep():
 # implementations, and when the router sends every token to the same k experts (zero router
 # weights: a uniform softmax, whose top-k picks the first k), where the eager loop runs k experts only.
 
-MOE_CASES = list(itertools.product(["grouped_mm", "eager"], ["sdpa", "eager"], [0, 1]))
+MOE_CASES = [(*case, norm) for case in itertools.product(MOE, ["grouped_mm", "eager"], ["sdpa", "eager"], [0, 1])
+             for norm in ([False, True] if case[0] == "qwen2_moe" else [None])]
 
 
 def collapsed(layer):
@@ -143,10 +148,12 @@ def collapsed(layer):
     return layer
 
 
-@pytest.mark.parametrize("experts, implementation, size", MOE_CASES, ids=["-".join(map(str, c)) for c in MOE_CASES])
-def test_mixtral_keeps_the_same_bytes_for_every_routing(experts, implementation, size):
+@pytest.mark.parametrize("model_type, experts, implementation, size, norm", MOE_CASES,
+                         ids=["-".join(map(str, c)) for c in MOE_CASES])
+def test_moe_layers_keep_the_same_bytes_for_every_routing(model_type, experts, implementation, size, norm):
     z = SIZES[size]
-    fields = config("mixtral", z, experts_implementation=experts)
+    more = {} if norm is None else {"norm_topk_prob": norm}
+    fields = config(model_type, z, experts_implementation=experts, **more)
     _, expected = derived(fields, implementation, z)
     seeds = {measure_hf(fields, z, implementation, seed=seed).bytes for seed in range(3)}
     torch.manual_seed(0)
@@ -158,13 +165,17 @@ def test_mixtral_keeps_the_same_bytes_for_every_routing(experts, implementation,
         assert hits == fields["num_experts_per_tok"]
 
 
-@pytest.mark.parametrize("experts", ["grouped_mm", "eager"])
-def test_mixtral_routing_statistics_are_counted_with_norm_stats(experts):
+STATISTICS = {"mixtral": {"mlp/router_topk_sum", "mlp/expert_routing_weights"},
+              "qwen2_moe": {"mlp/expert_routing_weights", "mlp/shared_expert_gate"}}
+
+
+@pytest.mark.parametrize("model_type, experts", itertools.product(MOE, ["grouped_mm", "eager"]))
+def test_moe_routing_statistics_are_counted_with_norm_stats(model_type, experts):
     z = SIZES[1]
-    fields = config("mixtral", z, experts_implementation=experts)
+    fields = config(model_type, z, experts_implementation=experts)
     model = read_hf_config(fields, "sdpa", "cpu")
     d = derive(**model.switches, norm_stats=True)
-    assert {"mlp/router_topk_sum", "mlp/expert_routing_weights"} <= {t.name for t in d.tensors}
+    assert STATISTICS[model_type] <= {t.name for t in d.tensors}
     assert measure_hf(fields, z).total_bytes == d.evaluate(**d.relevant({**model.sizes, **z}))
 
 
@@ -183,6 +194,14 @@ def test_closed_forms_of_mixtral():
     for name, extra in hand.items():
         d, _ = derived(config("mixtral", experts_implementation=name), "sdpa", SIZES[0])
         assert sympy.expand(d.total - (attention_and_norms + router + experts + extra)) == 0, name
+
+
+def test_closed_form_of_qwen2_moe_adds_the_shared_expert_and_drops_the_renormalisation():
+    # Qwen2-MoE's default router does not renormalise: no fp32 top-k probabilities (4sbk). Its
+    # shared expert keeps gate, silu(gate), up and their product (8sbF) and its gated output (2sbh).
+    mixtral, _ = derived(config("mixtral"), "sdpa", SIZES[0])
+    qwen, _ = derived(config("qwen2_moe"), "sdpa", SIZES[0])
+    assert sympy.expand(qwen.total - mixtral.total - (8 * s * b * F + 2 * s * b * h - 4 * s * b * k)) == 0
 
 
 # --- the command line --------------------------------------------------------------------------------
@@ -216,9 +235,9 @@ def test_from_hf_names_the_field_behind_every_value(capsys, folder):
     assert "attention          flash" in out
 
 
-@pytest.mark.parametrize("experts", ["grouped_mm", "eager"])
-def test_evaluate_and_verify_hf_config_give_a_mixtral_layers_bytes(capsys, tmp_path, experts):
-    fields = config("mixtral", SIZES[1], experts_implementation=experts)
+@pytest.mark.parametrize("model_type, experts", itertools.product(MOE, ["grouped_mm", "eager"]))
+def test_evaluate_and_verify_hf_config_give_a_moe_layers_bytes(capsys, tmp_path, model_type, experts):
+    fields = config(model_type, SIZES[1], experts_implementation=experts)
     (tmp_path / "config.json").write_text(json.dumps(fields), encoding="utf-8")
     sizes = ["--set", "s=96", "--set", "b=3"]
     code, out, _ = run(capsys, "evaluate", "--hf-config", tmp_path, "--attn-implementation", "eager", "--platform", "cpu",
