@@ -58,7 +58,12 @@ class Matmul:
 
 
 # How many h×f linears each MLP has: gated MLPs have a gate, an up and a down projection.
-MLP_LINEARS = dispatch("mlp", {"gelu": 2, "gelu_new": 2, "relu": 2, "swiglu": 3, "swiglu_fused": 3, "geglu": 3})
+# A mixture of experts runs its three linears on k copies of every token (the router's s·b·h·E
+# linear is left out, as other small matmuls are).
+MLP_LINEARS = dispatch("mlp", {"gelu": 2, "gelu_new": 2, "relu": 2, "swiglu": 3, "swiglu_fused": 3, "geglu": 3,
+                               "moe_swiglu": 3})
+MLP_ROWS = dispatch("mlp", {"gelu": "s b", "gelu_new": "s b", "relu": "s b", "swiglu": "s b", "swiglu_fused": "s b",
+                            "geglu": "s b", "moe_swiglu": "k s b"})
 
 
 def forward_matmuls(v: Variant) -> list[Matmul]:
@@ -69,5 +74,5 @@ def forward_matmuls(v: Variant) -> list[Matmul]:
         Matmul.of("attention/scores (QKᵀ)", "b a s s h/a", split=a, region=core),
         Matmul.of("attention/probs·V", "b a s s h/a", split=a, region=core),
         Matmul.of("attention/output_projection", "s b h h", split=h),
-        Matmul.of("mlp/linears", "s b h f", split=f, count=MLP_LINEARS[v.mlp]),
+        Matmul.of("mlp/linears", f"{MLP_ROWS[v.mlp]} h f", split=f, count=MLP_LINEARS[v.mlp]),
     ]

@@ -108,6 +108,57 @@ def _llama(fields: Fields) -> tuple[dict, dict]:
     return switches, sizes
 
 
+def _mixtral(fields: Fields) -> tuple[dict, dict]:
+    """Llama's attention and norms, and a dropless mixture of SwiGLU experts in place of the MLP:
+    a softmax router (fp32) picks num_experts_per_tok of num_local_experts, renormalised over the
+    k picked; intermediate_size is each expert's width."""
+    _refuse_router_fields(fields)
+    value = fields.document.get("router_jitter_noise", 0)
+    if value:
+        raise DerivationError(f"config field router_jitter_noise = {value!r}: the in-place jitter of the router "
+                              "input is not described yet; set it to 0")
+    switches, sizes = _llama(fields)
+    switches.update(_experts(fields, sizes, "num_local_experts"))
+    switches["router"] = fields.code({"router": "softmax_renorm_fp32"})["router"]
+    return switches, sizes
+
+
+def _qwen2_moe(fields: Fields) -> tuple[dict, dict]:
+    """Qwen2's attention and norms, and in every layer a dropless mixture of num_experts SwiGLU
+    experts of width moe_intermediate_size, beside a shared SwiGLU expert of width
+    shared_expert_intermediate_size scaled by a sigmoid gate; the routing weights are renormalised
+    only with norm_topk_prob, and cast to the activation dtype."""
+    _refuse_router_fields(fields)
+    if fields.document.get("decoder_sparse_step", 1) != 1 or 0 in (fields.document.get("mlp_only_layers") or ()):
+        raise DerivationError("config fields decoder_sparse_step and mlp_only_layers: a stack whose first layer is "
+                              "a dense MLP is not described yet (use decoder_sparse_step = 1, no mlp_only_layers)")
+    switches, sizes = _llama(fields)
+    sizes["f"] = fields.size("f", "moe_intermediate_size")
+    switches.update(_experts(fields, sizes, "num_experts"))
+    switches["router"] = fields.choice("router", "norm_topk_prob", {True: "softmax_renorm", False: "softmax"}, False)
+    switches["shared_expert"] = fields.code({"shared_expert": "gated_swiglu"})["shared_expert"]
+    sizes["F"] = fields.size("F", "shared_expert_intermediate_size")
+    return switches, sizes
+
+
+def _refuse_router_fields(fields: Fields) -> None:
+    fields.refuse("output_router_logits", True, "the load-balancing loss keeps the router logits of every "
+                  "layer at the model's output; the derivation describes the layer without it")
+
+
+def _experts(fields: Fields, sizes: dict[str, int], experts_field: str) -> dict[str, str]:
+    """The experts' switches and sizes E and k, shared by every MoE architecture."""
+    switches = {"mlp": fields.choice("mlp", "hidden_act", {"silu": "moe_swiglu"}),
+                "experts": fields.choice("experts", "experts_implementation",
+                                         {"grouped_mm": "grouped_mm", "eager": "eager"}, "grouped_mm")}
+    sizes["E"] = fields.size("E", experts_field)
+    sizes["k"] = fields.size("k", "num_experts_per_tok")
+    if sizes["k"] > sizes["E"]:
+        raise DerivationError(f"config: num_experts_per_tok = {sizes['k']} is more than {experts_field} = "
+                              f"{sizes['E']}: a token cannot be routed to more experts than there are")
+    return switches
+
+
 def _gpt2(fields: Fields) -> tuple[dict, dict]:
     """LayerNorm, one fused QKV projection (Conv1D), no rotary embeddings, a plain MLP."""
     fields.refuse("add_cross_attention", True, "cross-attention layers are not described yet")
@@ -204,6 +255,8 @@ ARCHITECTURES: dict[str, Architecture] = {
     "llama": Architecture("LlamaDecoderLayer", _llama),
     "mistral": Architecture("MistralDecoderLayer", _llama),
     "qwen2": Architecture("Qwen2DecoderLayer", _llama),
+    "mixtral": Architecture("MixtralDecoderLayer", _mixtral),
+    "qwen2_moe": Architecture("Qwen2MoeDecoderLayer", _qwen2_moe),
     "gpt2": Architecture("GPT2Block", _gpt2),
     "gpt_neox": Architecture("GPTNeoXLayer", _gpt_neox, flash_output="copy"),
     "phi": Architecture("PhiDecoderLayer", _phi, flash_output="copy"),

@@ -136,9 +136,15 @@ def _python_gelu(act, x: Tensor, normed: Tensor) -> list[Operation]:
     return [ops[0], Operation("mlp/activation", (x, fc1, step, activated))]
 
 
+def _experts_not_described(act, x: Tensor, normed: Tensor) -> list[Operation]:
+    raise DerivationError("the inference working set of a mixture-of-experts MLP is not described yet; "
+                          "the KV cache is")
+
+
 WORKING_SET_MLP = dispatch("mlp", {"gelu": _two_wide, "gelu_new": _python_gelu, "relu": _two_wide,
                                    "swiglu": _swiglu, "swiglu_fused": _swiglu_fused,
-                                   "geglu": _swiglu})  # a gated GeLU has SwiGLU's working set
+                                   "geglu": _swiglu,  # a gated GeLU has SwiGLU's working set
+                                   "moe_swiglu": _experts_not_described})
 
 
 def _output_ops(v: Variant) -> list[Operation]:

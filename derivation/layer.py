@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from .switches import dispatch
-from .symbols import a, f, g, h
-from .tensors import BETA, BF16, BIT, BOOL, FP16, FP32, MU, DType, Region, Storage, Tensor
+from .symbols import F, a, f, g, h
+from .tensors import BETA, BF16, BIT, BOOL, FP16, FP32, INT32, INT64, MU, DType, Region, Storage, Tensor
 
 if TYPE_CHECKING:
     from .variant import Variant
@@ -340,19 +340,19 @@ def mlp(v: Variant, p: Precision) -> list[Tensor]:
     kept = [Tensor("mlp/fc1_input", "s b h", p.act, gathered_input=True,
                    source=f"{PAPER}; the LayerNorm 2 output, input of the first linear(s)",
                    why="weight gradient of the first linear (gate and up projections for SwiGLU)")]
-    kept += MLP[v.mlp](p)
+    kept += MLP[v.mlp](v, p)
     kept += _dropout_mask(v, p, "mlp/dropout_mask", "dropout after the second linear")
     return kept
 
 
-def _gelu(p: Precision) -> list[Tensor]:
+def _gelu(v: Variant, p: Precision) -> list[Tensor]:
     return [
         Tensor("mlp/gelu_input", "s b f", p.act, split=f, source=f"{PAPER}; GeLU saves its input", why="GeLU backward"),
         Tensor("mlp/fc2_input", "s b f", p.act, split=f, source=f"{PAPER}; the GeLU output, input of the second linear", why="weight gradient of the second linear"),
     ]
 
 
-def _gelu_new(p: Precision) -> list[Tensor]:
+def _gelu_new(v: Variant, p: Precision) -> list[Tensor]:
     """0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) in Python ops: each multiply and the tanh keep
     an f-wide tensor."""
     source = "Hugging Face gelu_new (NewGELUActivation), written in elementwise ops"
@@ -368,12 +368,12 @@ def _gelu_new(p: Precision) -> list[Tensor]:
     ]
 
 
-def _relu(p: Precision) -> list[Tensor]:
+def _relu(v: Variant, p: Precision) -> list[Tensor]:
     return [Tensor("mlp/relu_output", "s b f", p.act, split=f, source="ReLU saves its output, which is also the second linear's input",
                    why="ReLU backward and the weight gradient of the second linear (one storage)")]
 
 
-def _swiglu(p: Precision) -> list[Tensor]:
+def _swiglu(v: Variant, p: Precision) -> list[Tensor]:
     return [
         Tensor("mlp/gate", "s b f", p.act, split=f, source="SiLU saves its input (the gate projection output)", why="SiLU backward"),
         Tensor("mlp/silu_output", "s b f", p.act, split=f, source="silu(gate) * up: the multiply saves each operand", why="gradient of up"),
@@ -382,14 +382,14 @@ def _swiglu(p: Precision) -> list[Tensor]:
     ]
 
 
-def _swiglu_fused(p: Precision) -> list[Tensor]:
+def _swiglu_fused(v: Variant, p: Precision) -> list[Tensor]:
     return [
         Tensor("mlp/swiglu_input", "s b 2f", p.act, split=f, source="Megatron-LM fused bias-SwiGLU keeps its 2f-wide input (gate and up)", why="fused SwiGLU backward"),
         Tensor("mlp/fc2_input", "s b f", p.act, split=f, source="fused SwiGLU output, input of the second linear", why="weight gradient of the second linear"),
     ]
 
 
-def _geglu(p: Precision) -> list[Tensor]:
+def _geglu(v: Variant, p: Precision) -> list[Tensor]:
     return [
         Tensor("mlp/gate", "s b f", p.act, split=f, source="GeLU saves its input (the gate projection output)", why="GeLU backward"),
         Tensor("mlp/gelu_output", "s b f", p.act, split=f, source="gelu(gate) * up: the multiply saves each operand", why="gradient of up"),
@@ -398,8 +398,143 @@ def _geglu(p: Precision) -> list[Tensor]:
     ]
 
 
+# --- mixture of experts --------------------------------------------------------------------------
+# A dropless top-k layer: the router sends each of the s·b tokens to k of the E experts, and every
+# one of those k·s·b copies runs. Each expert keeps its intermediates for the rows it received, so
+# summed over the experts they are k·s·b rows whatever the routing (measured over random seeds on
+# transformers' Mixtral layer: the bytes do not change). ``f`` is the expert width
+# (Mixtral's intermediate_size). Tensors of one element per row ([rows, 1]: the renormalising sum,
+# the routing weight each expert output is multiplied by) are per-token statistics, counted with
+# norm_stats like a norm's rstd.
+
+@dataclass(frozen=True)
+class Router:
+    """What one router keeps beyond its fp32 softmax and top-k indices, and the dtype of the
+    routing weights the experts' outputs are multiplied by."""
+
+    renormalised: bool
+    weights: Callable[[Precision], DType]
+
+
+ROUTER = dispatch("router", {
+    "softmax_renorm_fp32": Router(True, lambda p: FP32),
+    "softmax_renorm": Router(True, lambda p: p.act),
+    "softmax": Router(False, lambda p: p.act),
+})
+
+
+def _router(v: Variant, p: Precision) -> list[Tensor]:
+    """softmax(logits, fp32) → top-k → (divide by the k picked probabilities' sum)."""
+    source = "transformers MoE router (MixtralTopKRouter, Qwen2MoeTopKRouter)"
+    kept = [
+        Tensor("mlp/router_probs", "s b E", FP32, source=f"{source}: the fp32 softmax of the router logits saves its output",
+               why="softmax backward"),
+        Tensor("mlp/router_topk_indices", "s b k", INT64, source=f"{source}: torch.topk saves its indices",
+               why="top-k backward scatters the gradient back to the k picked experts"),
+    ]
+    if ROUTER[v.router].renormalised:
+        kept.append(Tensor("mlp/router_topk_probs", "s b k", FP32, source=f"{source}: the in-place renormalisation saves its numerator",
+                           why="backward of the division by the sum (gradient of the sum)"))
+        kept += _routing_stats(v, "mlp/router_topk_sum", "s b", FP32,
+                               f"{source}: the renormalisation saves the sum of the k probabilities",
+                               "backward of the division (gradient of the probabilities)")
+    return kept
+
+
+def _routing_stats(v: Variant, name: str, dims: str, dtype: DType, source: str, why: str) -> list[Tensor]:
+    """A [rows, 1] tensor of routing: a per-token statistic, counted with norm_stats."""
+    return [Tensor(name, dims, dtype, stat=True, source=source, why=why)] if v.norm_stats else []
+
+
+def _expert_swiglu(p: Precision, source: str) -> list[Tensor]:
+    """One SwiGLU per expert, summed over the experts: k·s·b rows of each."""
+    return [
+        Tensor("mlp/expert_gate_up", "k s b 2f", p.act, split=f,
+               source=f"{source}: one gate_up projection, chunked; SiLU saves the gate half, the multiply the up half",
+               why="SiLU backward (gate half) and gradient of silu(gate) (up half): views keep the whole output"),
+        Tensor("mlp/expert_silu_output", "k s b f", p.act, split=f, source=f"{source}: silu(gate) * up saves silu(gate)",
+               why="gradient of up"),
+        Tensor("mlp/expert_fc2_input", "k s b f", p.act, split=f, source=f"{source}: silu(gate) * up, input of down_proj",
+               why="weight gradient of the expert's down projection"),
+    ]
+
+
+def _grouped_experts(v: Variant, p: Precision) -> list[Tensor]:
+    """The k·s·b token copies sorted by expert and run through one grouped matmul per projection."""
+    source = "transformers grouped_mm_experts_forward"
+    return [
+        Tensor("mlp/expert_token_order", "k s b", INT64, source=f"{source}: hidden_states[perm // k] saves its index",
+               why="the gather's backward scatters the gradient back to the tokens"),
+        Tensor("mlp/expert_weight_order", "k s b", INT64, source=f"{source}: sample_weights[perm] saves its index",
+               why="the gather's backward scatters the routing weights' gradient back"),
+        Tensor("mlp/expert_offsets", "E", INT32, whole_sequence=True, source=f"{source}: the grouped matmul saves the per-expert offsets",
+               why="grouped matmul backward finds each expert's rows"),
+        Tensor("mlp/dispatched", "k s b h", p.act, source=f"{source}: the k copies of each token, sorted by expert",
+               why="weight gradient of the experts' gate_up projections"),
+    ] + _expert_swiglu(p, source) + _routing_stats(
+        v, "mlp/expert_routing_weights", "k s b", ROUTER[v.router].weights(p), f"{source}: proj_out * sample_weights.unsqueeze(-1) saves the weights",
+        "gradient of the expert output") + [
+        Tensor("mlp/expert_output", "k s b h", p.act, source=f"{source}: proj_out * sample_weights saves proj_out",
+               why="gradient of the routing weights"),
+        Tensor("mlp/combine_order", "k s b", INT64, source=f"{source}: weighted_out[inv_perm] saves its index",
+               why="the un-sort's backward; the sum over the k copies keeps nothing"),
+    ]
+
+
+def _eager_experts(v: Variant, p: Precision) -> list[Tensor]:
+    """A loop over the experts hit: each gathers its tokens, runs its SwiGLU, weights and
+    index_adds its output; summed over the experts, every tensor has k·s·b rows."""
+    source = "transformers MixtralExperts (eager loop)"
+    return [
+        Tensor("mlp/expert_token_index", "k s b 2", INT64,
+               source=f"{source}: torch.where(expert_mask) gives token and top-k position, saved by the gathers and index_add_",
+               why="the gathers' and index_add_'s backward"),
+        Tensor("mlp/dispatched", "k s b h", p.act, source=f"{source}: hidden_states[token_idx], input of gate_up_proj",
+               why="weight gradient of the experts' gate_up projections"),
+    ] + _expert_swiglu(p, source) + _routing_stats(
+        v, "mlp/expert_routing_weights", "k s b", ROUTER[v.router].weights(p), f"{source}: top_k_weights[token_idx, top_k_pos, None] saved by the multiply",
+        "gradient of the expert output") + [
+        Tensor("mlp/expert_output", "k s b h", p.act, source=f"{source}: the multiply by the routing weight saves the down_proj output",
+               why="gradient of the routing weights"),
+        Tensor("mlp/expert_weighted_output", "k s b h", p.act, source=f"{source}: index_add_ saves its source",
+               why="index_add_ backward"),
+    ]
+
+
+EXPERTS = dispatch("experts", {"grouped_mm": _grouped_experts, "eager": _eager_experts})
+
+
+def _gated_shared_expert(v: Variant, p: Precision) -> list[Tensor]:
+    """Qwen2-MoE's shared expert: a SwiGLU of width F on every token (its projections read the
+    norm output, mlp/fc1_input), times sigmoid(shared_expert_gate(x)), a 1-wide linear."""
+    source = "transformers Qwen2MoeSparseMoeBlock: shared_expert"
+    return [
+        Tensor("mlp/shared_gate", "s b F", p.act, split=F, source=f"{source}: SiLU saves its input", why="SiLU backward"),
+        Tensor("mlp/shared_silu_output", "s b F", p.act, split=F, source=f"{source}: silu(gate) * up saves each operand",
+               why="gradient of up"),
+        Tensor("mlp/shared_up", "s b F", p.act, split=F, source=f"{source}: silu(gate) * up saves each operand",
+               why="gradient of silu(gate)"),
+        Tensor("mlp/shared_fc2_input", "s b F", p.act, split=F, source=f"{source}: silu(gate) * up, input of down_proj",
+               why="weight gradient of the shared expert's down projection"),
+    ] + _routing_stats(v, "mlp/shared_expert_gate", "s b", p.act,
+                       f"{source}: sigmoid(shared_expert_gate(x)) saves its output, which the multiply saves too",
+                       "sigmoid backward and the gradient of the shared expert's output") + [
+        Tensor("mlp/shared_output", "s b h", p.act, source=f"{source}: sigmoid(gate) * shared_expert(x) saves the output",
+               why="gradient of the sigmoid gate"),
+    ]
+
+
+SHARED_EXPERT = dispatch("shared_expert", {"none": lambda v, p: [], "gated_swiglu": _gated_shared_expert})
+
+
+def _moe_swiglu(v: Variant, p: Precision) -> list[Tensor]:
+    """The router reads the norm output (mlp/fc1_input, the router linear's saved input), then
+    the experts run on k copies of every token; a shared expert, if any, on every token."""
+    return SHARED_EXPERT[v.shared_expert](v, p) + _router(v, p) + EXPERTS[v.experts](v, p)
+
+
 MLP = dispatch("mlp", {"gelu": _gelu, "gelu_new": _gelu_new, "relu": _relu, "swiglu": _swiglu,
-                       "swiglu_fused": _swiglu_fused, "geglu": _geglu})
+                       "swiglu_fused": _swiglu_fused, "geglu": _geglu, "moe_swiglu": _moe_swiglu})
 
 
 # --- the layer -----------------------------------------------------------------------------------

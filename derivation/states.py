@@ -45,7 +45,7 @@ from .layer import ACTIVATION, substitutions
 from .model import holds_embedding, holds_output
 from .schedules import parameter_layers
 from .switches import dispatch
-from .symbols import SYMBOLS, L, a, d, f, g, v as vocabulary
+from .symbols import SYMBOLS, F, L, a, d, f, g, v as vocabulary
 from .tensors import read_shape, shape_text
 from .transforms import divide_axis
 from .values import read_values
@@ -132,8 +132,26 @@ def _gated_fused(v: Variant) -> list[Parameter]:
             + _linear("mlp/down", "f", "h", f, False, v, "down projection"))
 
 
+def _experts(v: Variant) -> list[Parameter]:
+    """A router (h → E) and E SwiGLU experts of width f (transformers' fused gate_up and down
+    projections, no biases), and a shared expert of width F with its 1-wide gate, if any."""
+    source = "transformers MoE block (MixtralSparseMoeBlock, Qwen2MoeSparseMoeBlock)"
+    out = [Parameter.of("mlp/router_weight", "h E", None, f"{source}: the router"),
+           Parameter.of("mlp/experts_gate_up_weight", "E h 2f", f, f"{source}: every expert's gate and up projections"),
+           Parameter.of("mlp/experts_down_weight", "E f h", f, f"{source}: every expert's down projection")]
+    return out + SHARED_EXPERT_PARAMETERS[v.shared_expert](v)
+
+
+SHARED_EXPERT_PARAMETERS = dispatch("shared_expert", {
+    "none": lambda v: [],
+    "gated_swiglu": lambda v: [Parameter.of("mlp/shared_gate_up_weight", "h 2F", F, "the shared expert's gate and up projections"),
+                               Parameter.of("mlp/shared_down_weight", "F h", F, "the shared expert's down projection"),
+                               Parameter.of("mlp/shared_expert_gate_weight", "h", None, "the shared expert's 1-wide gate")],
+})
+
 MLP_PARAMETERS = dispatch("mlp", {"gelu": _two_linears, "gelu_new": _two_linears, "relu": _two_linears,
-                                  "swiglu": _gated, "swiglu_fused": _gated_fused, "geglu": _gated})
+                                  "swiglu": _gated, "swiglu_fused": _gated_fused, "geglu": _gated,
+                                  "moe_swiglu": _experts})
 
 # A norm's parameters: LayerNorm has a weight and a bias, RMSNorm a weight.
 NORM_PARAMETERS = dispatch("norm", {"layernorm": ("weight", "bias"), "rmsnorm": ("weight",)})
@@ -394,7 +412,9 @@ HF_PARAMETERS: dict[str, HFParameters] = {
     "gpt_neox": HFParameters("layers", None),  # biased linears, rotary, an untied embed_out
     "phi": HFParameters("layers_and_output", None),  # PhiForCausalLM's lm_head has a bias
     "gemma": HFParameters(_llama_bias, None, tied=True),
-    "qwen3": HFParameters(_llama_bias, None),  # Qwen3Attention: attention_bias, and q/k norm weights  # GemmaConfig ties the embeddings by default
+    "qwen3": HFParameters(_llama_bias, None),  # Qwen3Attention: attention_bias, and q/k norm weights
+    "mixtral": HFParameters("none", None),
+    "qwen2_moe": HFParameters("qkv", None),  # Qwen2MoeAttention: q, k and v projections with bias=True  # GemmaConfig ties the embeddings by default
 }
 """By ``model_type``: the whole-model switches a config's architecture fixes."""
 

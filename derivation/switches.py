@@ -242,7 +242,7 @@ DECLARED: tuple[Switch, ...] = (
         "parallel_residual": "two norms, both reading the layer input (GPT-NeoX's "
                              "use_parallel_residual): the second norm's input is the first's",
     }),
-    choice("mlp", "mlp and norms", "gelu, gelu_new (Python tanh GeLU), relu, swiglu (separate gate and up projections), swiglu_fused (Megatron kernel), geglu", {
+    choice("mlp", "mlp and norms", "gelu, gelu_new (Python tanh GeLU), relu, swiglu (separate gate and up projections), swiglu_fused (Megatron kernel), geglu, moe_swiglu (top-k mixture of SwiGLU experts)", {
         "gelu": "h → f → h with GeLU (exact, or a fused tanh kernel): keeps the GeLU input and output",
         "gelu_new": "h → f → h with the tanh GeLU written in Python ops (Hugging Face gelu_new): "
                     "keeps four f-wide intermediates and the output",
@@ -251,7 +251,35 @@ DECLARED: tuple[Switch, ...] = (
         "swiglu_fused": "Megatron's fused SwiGLU kernel: keeps its 2f-wide input",
         "geglu": "gelu(gate) * up with separate gate and up projections (Gemma): keeps the gate, "
                  "the GeLU output, up and their product",
+        "moe_swiglu": "a dropless mixture of E SwiGLU experts of width f, top-k softmax routing "
+                      "renormalised over the k picked (Mixtral): every token's k copies run, so the "
+                      "experts keep k·s·b rows whatever the routing",
     }),
+    choice("experts", "mlp and norms", "how the MoE experts run: grouped_mm (one grouped matmul over tokens sorted by expert) or eager (a loop over experts)", {
+        "grouped_mm": "tokens sorted by expert and run in one grouped matmul (transformers' default "
+                      "experts_implementation): keeps the sort's index tensors and per-expert offsets",
+        "eager": "a Python loop over the experts hit (transformers' experts_implementation = "
+                 "'eager'): keeps each expert's token indices and a weighted copy of its output",
+    }, needs=(
+        Need("eager", "mlp", is_="moe_swiglu", example="moe_swiglu",
+             message="experts = 'eager' describes a mixture-of-experts layer; set mlp = 'moe_swiglu'"),)),
+    choice("router", "mlp and norms", "MoE routing: softmax top-k renormalised over the k picked, with fp32 weights (Mixtral) or weights cast to the activation dtype (Qwen2-MoE norm_topk_prob), or not renormalised", {
+        "softmax_renorm_fp32": "fp32 softmax, top-k, divided by the k probabilities' sum, weights kept "
+                               "in fp32 (Mixtral)",
+        "softmax_renorm": "fp32 softmax, top-k, divided by their sum, weights cast to the activation "
+                          "dtype (Qwen2-MoE with norm_topk_prob)",
+        "softmax": "fp32 softmax and top-k, no renormalisation, weights cast to the activation dtype "
+                   "(Qwen2-MoE's default)",
+    }, needs=(
+        Need(ACTIVE, "mlp", is_="moe_swiglu", example="moe_swiglu",
+             message="router describes a mixture-of-experts layer; set mlp = 'moe_swiglu'"),)),
+    choice("shared_expert", "mlp and norms", "none, or gated_swiglu: a SwiGLU of width F on every token, scaled by a sigmoid gate (Qwen2-MoE)", {
+        "none": "routed experts only (Mixtral)",
+        "gated_swiglu": "a shared SwiGLU expert of width F on every token, its output scaled by "
+                        "sigmoid(a 1-wide linear of the input) (Qwen2-MoE)",
+    }, needs=(
+        Need(ACTIVE, "mlp", is_="moe_swiglu", example="moe_swiglu",
+             message="shared_expert describes a mixture-of-experts layer; set mlp = 'moe_swiglu'"),)),
     expression("ffn_hidden", "mlp and norms", "MLP hidden width: 4*h, f, 8*h/3, 11008, ...",
                "4*h", "h f", ("4*h", "f", "8*h/3", "11008"), letter="f", sums=True),
     choice("norm", "mlp and norms", "layernorm or rmsnorm", {
@@ -398,6 +426,9 @@ SHORTHAND: dict[str, Shorthand] = {item.name: item for item in SHORTHANDS}
 LETTERS_OF_CHOICES: dict[str, tuple[tuple[str, Any], ...]] = {
     "beta": (("dtype", "symbolic"),),
     "mu": (("dtype", "symbolic"),),
+    "k": (("mlp", "moe_swiglu"),),
+    "E": (("mlp", "moe_swiglu"),),
+    "F": (("shared_expert", "gated_swiglu"),),
     "L": (("scope", "model"),),
     "v": (("scope", "model"),),
 }

@@ -49,6 +49,11 @@ _TABLE = (
     _declare("h", "hidden size"),
     _declare("f", "MLP hidden size (4h in the paper)"),
     _declare("g", "key/value heads (query groups); g = a is plain multi-head attention"),
+    _declare("k", "experts each token is routed to (mixture of experts, top-k)"),
+    _declare("E", "experts in a mixture-of-experts layer (the router picks k of them per token)"),
+    _declare("F", "shared-expert MLP width f_s (run on every token beside the routed experts)", "f_s"),
+    _declare("dC", "MLA's compressed key/value width d_c (kv_lora_rank; DeepSeek-V2 §2.1); capital C, since dc is d·c", "d_c"),
+    _declare("dR", "MLA's decoupled rotary key width per head d_h^R (qk_rope_head_dim)", "d_h^R"),
     _declare("v", "vocabulary size"),
     _declare("L", "number of layers"),
     _declare("p", "pipeline-parallel size"),
@@ -68,7 +73,7 @@ SYMBOLS: dict[str, SymbolInfo] = {info.name: info for info in _TABLE}
 ALIASES = {"β": "beta", "μ": "mu", "µ": "mu"}
 """Other spellings the parser accepts for a symbol name."""
 
-a, s, b, h, f, g, v, L, p, m, t, c, d, i, beta, mu = (info.symbol for info in _TABLE)
+a, s, b, h, f, g, k, E, F, dc, dR, v, L, p, m, t, c, d, i, beta, mu = (info.symbol for info in _TABLE)
 
 ORDER = {info.symbol: index for index, info in enumerate(_TABLE)}
 """Writing order of each symbol, used by the printers."""
@@ -82,7 +87,7 @@ def lookup(name: str) -> SymbolInfo:
     >>> lookup("x")
     Traceback (most recent call last):
     ...
-    derivation.errors.DerivationError: unknown symbol 'x'; known symbols: a, s, b, h, f, g, v, L, p, m, t, c, d, i, beta, mu
+    derivation.errors.DerivationError: unknown symbol 'x'; known symbols: a, s, b, h, f, g, k, E, F, dC, dR, v, L, p, m, t, c, d, i, beta, mu
     """
     info = SYMBOLS.get(ALIASES.get(name, name))
     if info is None:

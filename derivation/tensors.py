@@ -41,6 +41,7 @@ BF16 = DType("bf16", sympy.Integer(2))
 FP16 = DType("fp16", sympy.Integer(2))
 FP32 = DType("fp32", sympy.Integer(4))
 INT64 = DType("int64", sympy.Integer(8))
+INT32 = DType("int32", sympy.Integer(4))
 BOOL = DType("bool", sympy.Integer(1))
 BIT = DType("1 bit", sympy.Rational(1, 8))
 BETA = DType("β", beta)  # symbolic activation element size
@@ -100,7 +101,8 @@ class Tensor:
     copies:   how many of it are alive at once (layers and micro-batches in flight)
     gathered_input: under sequence parallelism, the all-gathered input of a column-parallel
               linear: only its shard is kept, unless the gathered tensor is kept
-    whole_sequence: never split along s (every rank reads every token id)
+    whole_sequence: never split along s (every rank reads every token id; a tensor with no s
+              axis, such as a grouped matmul's per-expert offsets)
     recomputed: dropped by the recomputation policy and made again in backward
     """
 

@@ -14,7 +14,7 @@ g
 >>> make_variant({"kv_heads": "z"})
 Traceback (most recent call last):
 ...
-derivation.errors.DerivationError: switch 'kv_heads': unknown symbol 'z' at position 1 of 'z'; known symbols: a, s, b, h, f, g, v, L, p, m, t, c, d, i, beta, mu
+derivation.errors.DerivationError: switch 'kv_heads': unknown symbol 'z' at position 1 of 'z'; known symbols: a, s, b, h, f, g, k, E, F, dC, dR, v, L, p, m, t, c, d, i, beta, mu
 >>> Variant(recompute="partial")
 Traceback (most recent call last):
 ...

@@ -20,6 +20,7 @@ from derivation import compare, derive, make_variant, notation, parameter_count
 from derivation.hf import ARCHITECTURES, SHIPPED, read_hf_config
 from derivation.figures import (FIGURE_7, PAPER_MODELS, figure_1, figure_7_ratios, rank_rows, schedule_rows,
                                 table_5_rows, zero_rows)
+from derivation.kv_cache import KV_CACHE, deepseek_v2_mla
 from derivation.presets import LAYER_PRESETS, MODEL_PRESETS
 from derivation.output import write_atomic
 from derivation.render.units import grouped, human
@@ -403,17 +404,16 @@ def real_models_page() -> str:
            "CPU, `--platform cpu`) against the same derivation, storage by storage, in "
            "eager and SDPA, bf16 and fp32, with and without dropout, at two sizes: every case is "
            "exact.\n",
-           "| model | layer | SDPA | bytes | eager | bytes |", "|---|---|---|---|---|---|"]
+           "| model | layer | attention | closed form | bytes |", "|---|---|---|---|---|"]
     for name in SHIPPED:
-        row = [f"`{name}`"]
         for implementation in ("sdpa", "eager"):
             model = read_hf_config(name, implementation)
             d = derive(**model.switches)
             total = d.evaluate(**d.relevant({**model.sizes, **REAL_SIZES}))
-            if implementation == "sdpa":
-                row.append(f"`{ARCHITECTURES[model.model_type].layer}`, {model.switches['dtype']}")
-            row += [mp(d.total), human(total)]
-        out.append("| " + " | ".join(row) + " |")
+            layer = f"`{ARCHITECTURES[model.model_type].layer}`, {model.switches['dtype']}"
+            first = implementation == "sdpa"
+            out.append(f"| {f'`{name}`' if first else ''} | {layer if first else ''} | {implementation} | "
+                       f"{mp(d.total)} | {human(total)} |")
     out += ["", "## What each architecture keeps beyond the paper's layer\n",
             "Under SDPA, against the paper's GPT layer (`derivation compare`), by tensor.\n"]
     examples = {read_hf_config(name).model_type: name for name in reversed(SHIPPED)}
@@ -425,6 +425,48 @@ def real_models_page() -> str:
         lost = ", ".join(f"`{t.name}`" for t in result.only_in_a) or "nothing"
         out.append(f"- `{model_type}` ({architecture.layer}, e.g. `{examples[model_type]}`): keeps "
                    f"{gained}; does not keep {lost}.")
+    return "\n".join(out) + "\n"
+
+
+# --- mixture of experts and the KV cache ----------------------------------------------------------
+
+MOE_CASES = (
+    ("Mixtral, grouped_mm (transformers' default)", "mixtral-8x7b", {}),
+    ("Mixtral, eager experts loop", "mixtral-8x7b", {"experts": "eager"}),
+    ("Qwen2-MoE: a shared expert, no renormalisation", "mixtral-8x7b",
+     {"router": "softmax", "shared_expert": "gated_swiglu"}),
+)
+
+
+def moe_page() -> str:
+    """What a dropless MoE layer keeps, tensor by tensor, and DeepSeek-V2's KV cache table."""
+    out = [HEADER, "# Mixture of experts and the KV cache\n",
+           "A dropless top-k layer (`--mlp moe_swiglu`) routes each of the $s b$ tokens to $k$ of "
+           "its $E$ experts of width $f$ and runs every copy, so each expert tensor, summed over "
+           "the experts, has $k s b$ rows whatever the routing. `tests/verify/test_hf.py` measures "
+           "transformers' Mixtral and Qwen2-MoE layers (`--hf-config`): the kept bytes equal the "
+           "derivation exactly for every seed, for a router that sends every token to the same $k$ "
+           "experts, under both `experts_implementation` values, eager and SDPA, at two sizes. "
+           "Tensors of one element per row (the renormalising sum, the routing weights, the shared "
+           "expert's sigmoid gate) are per-token statistics, counted with `--norm-stats`.\n",
+           "Below: the MoE block of one layer (attention and norms as in [Real models](real-models.md)), "
+           "SDPA, bf16, with `--norm-stats`.\n"]
+    for title, model, change in MOE_CASES:
+        switches = {**read_hf_config(model).switches, **change, "norm_stats": True}
+        d = derive(**switches)
+        tensors = [t for t in d.tensors if t.block == "mlp"]
+        total = sum((t.bytes for t in tensors), sympy.Integer(0))
+        out += [f"## {title}\n", f"MoE block: {m(total)}\n", "| tensor | shape | dtype | bytes | read by |",
+                "|---|---|---|---|---|"]
+        out += [f"| `{t.name}` | {m(sympy.Mul(*t.shape))} | {t.dtype} | {m(t.bytes)} | {cell(t.why)} |"
+                for t in tensors]
+        out.append("")
+    out += ["## The KV cache per token (DeepSeek-V2, Table 1)\n",
+            "Elements per token over $L$ layers (`derivation.kv_cache`), with $d_h = h/a$; at "
+            "DeepSeek-V2's $d_c = 4 d_h$, $d_h^R = d_h/2$, MLA caches " + m(deepseek_v2_mla()) +
+            ", what GQA caches with 2.25 groups. Closed forms from the paper, checked exactly; not "
+            "measured.\n", "| mechanism | elements per token | cached |", "|---|---|---|"]
+    out += [f"| {name} | {m(expr)} | {cell(what)} |" for name, (expr, what) in KV_CACHE.items()]
     return "\n".join(out) + "\n"
 
 
@@ -538,6 +580,7 @@ PAGES = {
     "comparison.md": comparison_page,
     "json.md": lambda: HEADER + schema_page(),
     "real-models.md": real_models_page,
+    "moe.md": moe_page,
 }
 
 

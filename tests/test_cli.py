@@ -135,7 +135,7 @@ def test_every_listed_command_exists():
         assert callable(module.add_parser) and callable(module.run)
 
 
-SIZES = dict(s=64, b=2, h=96, a=8, f=256, g=2, t=2, c=2, p=4, m=2, L=24, v=1024, d=2, i=1, beta=2, mu=1)
+SIZES = dict(s=64, b=2, h=96, a=8, f=256, g=2, k=2, E=8, F=320, t=2, c=2, p=4, m=2, L=24, v=1024, d=2, i=1, beta=2, mu=1)
 
 
 def _every_switch_value():

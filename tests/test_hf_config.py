@@ -37,6 +37,18 @@ def test_every_shipped_model_reads_and_derives():
             assert d.evaluate(**d.relevant({**model.sizes, "s": 4096, "b": 2})) > 0
 
 
+def test_mixtral_8x7b_ships_with_its_public_sizes_and_the_hand_derived_layer():
+    # Per layer under SDPA's flash kernel, bf16, s = 4096, b = 1: Llama's attention and norms
+    # (20sbh + 4sbh·g/a + 4asb = 352,845,824), the router (4sbE + 12sbk = 229,376), the experts'
+    # SwiGLU on k·s·b rows (8ksbf + 4ksbh = 1,073,741,824), and grouped_mm's sort indices and
+    # offsets (24ksb + 4E = 196,640).
+    model = read_hf_config("mixtral-8x7b", "sdpa")
+    assert model.sizes == {"h": 4096, "a": 32, "g": 8, "f": 14336, "L": 32, "v": 32000, "E": 8, "k": 2}
+    assert model.switches["mlp"] == "moe_swiglu" and model.switches["experts"] == "grouped_mm"
+    d = derive(**model.switches)
+    assert d.evaluate(**d.relevant({**model.sizes, "s": 4096, "b": 1})) == 352_845_824 + 229_376 + 1_073_741_824 + 196_640
+
+
 def test_llama_3_1_8b_from_its_config_is_the_hand_derived_layer(capsys):
     code, out, _ = run(capsys, "evaluate", "--model", "llama-3.1-8b", "--set", "s=4096", "--set", "b=2", "--json")
     expected = s * b * h * 20 + 4 * s * b * h * g / a + 4 * a * s * b + 8 * s * b * f  # flash (SDPA on a GPU)
@@ -58,6 +70,9 @@ def test_model_and_hf_config_together_are_refused(capsys, tmp_path):
     assert code == 2 and "either --model or --hf-config" in err
 
 
+MOE = {"model_type": "mixtral", "num_local_experts": 4, "num_experts_per_tok": 2}
+QWEN_MOE = {"model_type": "qwen2_moe", "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 96,
+            "shared_expert_intermediate_size": 160}
 BAD = [
     ({"model_type": "gpt5"}, "model_type = 'gpt5'"),
     ({"head_dim": 64}, "head_dim = 64"),
@@ -66,6 +81,15 @@ BAD = [
     ({"hidden_size": 0}, "hidden_size = 0"),
     ({"hidden_size": 100}, "must divide the hidden size"),
     ({"attention_dropout": 1.5}, "attention_dropout = 1.5"),
+    ({**MOE, "num_experts_per_tok": 5}, "more than num_local_experts"),
+    ({**MOE, "num_local_experts": 0}, "num_local_experts = 0"),
+    ({**MOE, "router_jitter_noise": 0.01}, "router_jitter_noise = 0.01"),
+    ({**MOE, "output_router_logits": True}, "output_router_logits = True"),
+    ({**MOE, "experts_implementation": "batched_mm"}, "experts_implementation = 'batched_mm'"),
+    ({**QWEN_MOE, "decoder_sparse_step": 2}, "decoder_sparse_step and mlp_only_layers"),
+    ({**QWEN_MOE, "mlp_only_layers": [0]}, "decoder_sparse_step and mlp_only_layers"),
+    ({**QWEN_MOE, "shared_expert_intermediate_size": 0}, "shared_expert_intermediate_size = 0"),
+    ({**QWEN_MOE, "norm_topk_prob": "yes"}, "norm_topk_prob = 'yes'"),
 ]
 
 

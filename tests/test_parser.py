@@ -112,7 +112,7 @@ def test_exponent_at_the_limit_is_accepted():
     ("sbhx", "unknown symbol 'x' in 'sbhx'", 3),
     ("sqrt(s)", "unknown symbol 'q' in 'sqrt'", 1),
     ("e", "unknown symbol 'e'", 0),
-    ("pk", "unknown symbol 'k' in 'pk'", 1),
+    ("pj", "unknown symbol 'j' in 'pj'", 1),  # i and k are symbols now (pipeline rank, experts per token)
     ("1e5", "unknown symbol 'e'", 1),
     ("0x10", "unknown symbol 'x'", 1),
     ("a.b", "unexpected character '.'", 1),

@@ -2,7 +2,8 @@
 
 Variants are drawn from every switch in the registry (``derivation.switches``), each over its
 ``values`` (choices, on/off, or the registry's example expressions); combinations ``make_variant``
-refuses are skipped. Sizes are drawn with enough common factors
+refuses are skipped (a drawn value brings the companions it needs, where those are not drawn
+too, so that few draws are refused). Sizes are drawn with enough common factors
 that every axis comes out whole (``h/a``, ``a/t``, ``s/(ct)``, ``L/(pm)``, ...).
 """
 
@@ -65,7 +66,8 @@ def sizes(draw) -> dict:
     n = lambda top: draw(st.integers(1, top))  # noqa: E731
     g = 4 * n(4)
     a = g * n(4)
-    return dict(a=a, g=g, h=a * 12 * n(16), f=12 * n(64), s=32 * n(256), b=n(8), v=4 * n(1000),
+    k = n(4)  # experts per token, and experts: k ≤ E
+    return dict(a=a, g=g, h=a * 12 * n(16), f=12 * n(64), s=32 * n(256), b=n(8), v=4 * n(1000), k=k, E=k * n(4), F=12 * n(64),
                 L=12 * n(8), t=draw(st.sampled_from([1, 2, 4])), c=draw(st.sampled_from([1, 2, 4])),
                 p=draw(st.sampled_from([1, 2, 4])), m=draw(st.sampled_from([2, 3])), i=1,
                 d=draw(st.sampled_from([1, 2, 8])),

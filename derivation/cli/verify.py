@@ -88,4 +88,7 @@ def _run_hf(args) -> int:
 _LLAMA_FIELDS = {"h": "hidden_size", "a": "num_attention_heads", "g": "num_key_value_heads", "f": "intermediate_size"}
 _SIZE_FIELDS = {"llama": _LLAMA_FIELDS, "mistral": _LLAMA_FIELDS, "qwen2": _LLAMA_FIELDS, "phi": _LLAMA_FIELDS,
                 "gpt_neox": {"h": "hidden_size", "a": "num_attention_heads", "f": "intermediate_size"},
-                "gpt2": {"h": "n_embd", "a": "n_head", "f": "n_inner"}}
+                "gpt2": {"h": "n_embd", "a": "n_head", "f": "n_inner"},
+                "mixtral": {**_LLAMA_FIELDS, "E": "num_local_experts", "k": "num_experts_per_tok"},
+                "qwen2_moe": {**_LLAMA_FIELDS, "f": "moe_intermediate_size", "E": "num_experts", "k": "num_experts_per_tok",
+                              "F": "shared_expert_intermediate_size"}}

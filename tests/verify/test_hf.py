@@ -19,15 +19,19 @@ else:
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
 
+import torch  # noqa: E402
 from derivation import derive  # noqa: E402
 from derivation.cli import main  # noqa: E402
 from derivation.hf import read_hf_config  # noqa: E402
-from derivation.symbols import a, b, f, g, h, s  # noqa: E402
-from derivation.verify.hf import measure_hf  # noqa: E402
+from derivation.symbols import E, F, a, b, f, g, h, k, s  # noqa: E402
+from derivation.verify.hf import build_hf_layer, measure_hf  # noqa: E402
+from derivation.verify.recording import measure  # noqa: E402
 
 SIZES = [dict(s=64, b=2, h=128, a=8), dict(s=96, b=3, h=192, a=12)]
-FAMILY = ["llama", "mistral", "qwen2"]
+FAMILY = ["llama", "mistral", "qwen2", "mixtral", "qwen2_moe"]
+MOE = ["mixtral", "qwen2_moe"]  # Mixtral has no shared expert, Qwen2-MoE has one
 ARCHITECTURES = [*FAMILY, "gpt2", "gpt_neox", "phi", "gemma", "qwen3"]
+EXPERTS = {128: (4, 2), 192: (6, 3)}  # (E, k) at each size: the E and k terms separate
 GROUPED = {*FAMILY, "phi", "gemma", "qwen3"}  # the architectures with grouped-query attention
 
 
@@ -48,6 +52,11 @@ def config(model_type="llama", z=SIZES[0], dtype="bfloat16", dropout=0.0, gqa=Tr
         fields["hidden_act"] = "silu"
     if model_type == "qwen3":
         fields["head_dim"] = z["h"] // z["a"]
+    if model_type == "mixtral":
+        fields["num_local_experts"], fields["num_experts_per_tok"] = EXPERTS[z["h"]]
+    if model_type == "qwen2_moe":  # the dense intermediate_size is unused: every layer is sparse
+        fields.update(moe_intermediate_size=f, shared_expert_intermediate_size=f + 64, intermediate_size=f + 8)
+        fields["num_experts"], fields["num_experts_per_tok"] = EXPERTS[z["h"]]
     if model_type == "gpt_neox":
         fields.update(hidden_dropout=dropout, rotary_pct=0.25)
     if model_type == "phi":
@@ -133,6 +142,79 @@ def test_fp32_eager_softmax_makes_no_copy_to_keep():
     assert measure_hf(config(dtype="float32", z=SIZES[1]), SIZES[1], "eager").bytes == expected
 
 
+# --- mixture of experts: the kept bytes do not depend on the routing ---------------------------------
+# Mixtral's dropless layer runs all k·s·b token copies, so every expert tensor sums to k·s·b rows
+# however the router splits them. Measured: the same bytes for every seed, under both experts
+# implementations, and when the router sends every token to the same k experts (zero router
+# weights: a uniform softmax, whose top-k picks the first k), where the eager loop runs k experts only.
+
+MOE_CASES = [(*case, norm) for case in itertools.product(MOE, ["grouped_mm", "eager"], ["sdpa", "eager"], [0, 1])
+             for norm in ([False, True] if case[0] == "qwen2_moe" else [None])]
+
+
+def collapsed(layer):
+    """The same layer with a router that sends every token to the same k experts."""
+    with torch.no_grad():
+        layer.layer.mlp.gate.weight.zero_()
+    return layer
+
+
+@pytest.mark.parametrize("model_type, experts, implementation, size, norm", MOE_CASES,
+                         ids=["-".join(map(str, c)) for c in MOE_CASES])
+def test_moe_layers_keep_the_same_bytes_for_every_routing(model_type, experts, implementation, size, norm):
+    z = SIZES[size]
+    more = {} if norm is None else {"norm_topk_prob": norm}
+    fields = config(model_type, z, experts_implementation=experts, **more)
+    _, expected = derived(fields, implementation, z)
+    seeds = {measure_hf(fields, z, implementation, seed=seed).bytes for seed in range(3)}
+    torch.manual_seed(0)
+    layer = collapsed(build_hf_layer(fields, z["s"], z["b"], implementation))
+    one_route = measure(layer, torch.randn(z["b"], z["s"], z["h"], dtype=layer.dtype, requires_grad=True))
+    assert seeds == {expected} and one_route.bytes == expected
+    if experts == "eager":  # one index_add_ per expert hit: the collapsed router hits only k experts
+        hits = sum(any(node.startswith("IndexAddBackward0.source") for node in r.nodes) for r in one_route.records)
+        assert hits == fields["num_experts_per_tok"]
+
+
+STATISTICS = {"mixtral": {"mlp/router_topk_sum", "mlp/expert_routing_weights"},
+              "qwen2_moe": {"mlp/expert_routing_weights", "mlp/shared_expert_gate"}}
+
+
+@pytest.mark.parametrize("model_type, experts", itertools.product(MOE, ["grouped_mm", "eager"]))
+def test_moe_routing_statistics_are_counted_with_norm_stats(model_type, experts):
+    z = SIZES[1]
+    fields = config(model_type, z, experts_implementation=experts)
+    model = read_hf_config(fields, "sdpa", "cpu")
+    d = derive(**model.switches, norm_stats=True)
+    assert STATISTICS[model_type] <= {t.name for t in d.tensors}
+    assert measure_hf(fields, z).total_bytes == d.evaluate(**d.relevant({**model.sizes, **z}))
+
+
+# Mixtral under SDPA's flash kernel, bf16: Llama's attention and norms (HAND above, without the MLP's
+# 8sbf), the router's fp32 softmax (4sbE), top-k indices (8sbk) and probabilities (4sbk); the experts'
+# gate_up output (4ksbf), silu output and down input (4ksbf), the dispatched copies and expert
+# outputs (4ksbh). grouped_mm adds three int64 sort indices (24ksb) and int32 offsets (4E); eager
+# two int64 indices per copy (16ksb) and the weighted output index_add_ keeps (2ksbh).
+
+
+def test_closed_forms_of_mixtral():
+    attention_and_norms = s * b * h * 20 + 4 * s * b * h * g / a + 4 * a * s * b
+    router = 4 * s * b * E + 12 * s * b * k
+    experts = 8 * k * s * b * f + 4 * k * s * b * h
+    hand = {"grouped_mm": 24 * k * s * b + 4 * E, "eager": 16 * k * s * b + 2 * k * s * b * h}
+    for name, extra in hand.items():
+        d, _ = derived(config("mixtral", experts_implementation=name), "sdpa", SIZES[0])
+        assert sympy.expand(d.total - (attention_and_norms + router + experts + extra)) == 0, name
+
+
+def test_closed_form_of_qwen2_moe_adds_the_shared_expert_and_drops_the_renormalisation():
+    # Qwen2-MoE's default router does not renormalise: no fp32 top-k probabilities (4sbk). Its
+    # shared expert keeps gate, silu(gate), up and their product (8sbF) and its gated output (2sbh).
+    mixtral, _ = derived(config("mixtral"), "sdpa", SIZES[0])
+    qwen, _ = derived(config("qwen2_moe"), "sdpa", SIZES[0])
+    assert sympy.expand(qwen.total - mixtral.total - (8 * s * b * F + 2 * s * b * h - 4 * s * b * k)) == 0
+
+
 # --- the command line --------------------------------------------------------------------------------
 
 @pytest.fixture
@@ -162,3 +244,16 @@ def test_from_hf_names_the_field_behind_every_value(capsys, folder):
     code, out, _ = run(capsys, "from-hf", folder)
     assert code == 0 and "num_key_value_heads" in out and "LlamaDecoderLayer's code" in out
     assert "attention          flash" in out
+
+
+@pytest.mark.parametrize("model_type, experts", itertools.product(MOE, ["grouped_mm", "eager"]))
+def test_evaluate_and_verify_hf_config_give_a_moe_layers_bytes(capsys, tmp_path, model_type, experts):
+    fields = config(model_type, SIZES[1], experts_implementation=experts)
+    (tmp_path / "config.json").write_text(json.dumps(fields), encoding="utf-8")
+    sizes = ["--set", "s=96", "--set", "b=3"]
+    code, out, _ = run(capsys, "evaluate", "--hf-config", tmp_path, "--attn-implementation", "eager", "--platform", "cpu",
+                       *sizes, "--json")
+    assert code == 0 and json.loads(out)["bytes"] == measure_hf(fields, SIZES[1], "eager").bytes
+    code, out, err = run(capsys, "verify", "--hf-config", tmp_path, "--attn-implementation", "eager", "--platform", "cpu",
+                         *sizes, "--set", "E=8")
+    assert code == 0 and "exact match" in out and "E=8" in out, err

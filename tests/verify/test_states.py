@@ -48,11 +48,14 @@ def hf_fields(model_type: str, **more) -> dict:
                   "intermediate_size": f}
         if model_type != "gpt_neox":
             fields["num_key_value_heads"] = SIZES["num_key_value_heads"]
-        if model_type in ("llama", "mistral", "qwen2", "qwen3"):
+        if model_type in ("llama", "mistral", "qwen2", "qwen3", "mixtral", "qwen2_moe"):
             fields["hidden_act"] = "silu"
     extra = {"gpt_neox": {"rotary_pct": 0.25}, "phi": {"partial_rotary_factor": 0.5},
              "gemma": {"head_dim": h // a, "hidden_activation": "gelu_pytorch_tanh"},
-             "qwen3": {"head_dim": h // a}}.get(model_type, {})
+             "qwen3": {"head_dim": h // a},
+             "mixtral": {"num_local_experts": 4, "num_experts_per_tok": 2},
+             "qwen2_moe": {"num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": f,
+                           "shared_expert_intermediate_size": f + 64}}.get(model_type, {})
     return {"model_type": model_type, **fields, **extra, "torch_dtype": "float32", "attention_dropout": 0.0,
             "pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2, **more}
 
