@@ -74,6 +74,9 @@ def _fast(form: _Compiled, columns: list, lows: list, highs: list, shape: tuple[
         # Guess which divisors hold only powers of two here (every one, or those of the last
         # block that did); when the guess is wrong, find out and run the plan for the truth.
         sizes = tuple(column.size for column in block)
+        if index is not None and out is None:
+            out = np.empty(shape, dtype=np.int64)
+        target = out[index] if index is not None else None
         state = (None if constants is known else tuple(constants.items()), assumed, sizes)
         found = programs.get(state)
         if found is None:
@@ -81,13 +84,13 @@ def _fast(form: _Compiled, columns: list, lows: list, highs: list, shape: tuple[
             guess = frozenset(divisors) if assumed is None else assumed & frozenset(divisors)
             found = programs[state] = (divisors, guess, _program(form, constants, guess, sizes))
         divisors, guess, program = found
-        quotient = program(*block)
+        quotient = program(*block, _out=target)
         if quotient is _GUESS:
             powers = frozenset(i for i in divisors if _power_of_two(block[i]))
             if powers == guess:  # the guess was right: a mask check failed
                 return None
             assumed = powers
-            quotient = _program(form, constants, powers, sizes)(*block)
+            quotient = _program(form, constants, powers, sizes)(*block, _out=target)
         if quotient is _GUESS or quotient is _FAIL:
             return None
         if index is None:  # the only block
@@ -95,9 +98,8 @@ def _fast(form: _Compiled, columns: list, lows: list, highs: list, shape: tuple[
             if mine and quotient.shape == shape:
                 return quotient
             return np.array(np.broadcast_to(np.asarray(quotient, dtype=np.int64), shape))
-        if out is None:
-            out = np.empty(shape, dtype=np.int64)
-        out[index] = quotient
+        if quotient is not target:
+            out[index] = quotient
     return out
 
 
@@ -226,16 +228,21 @@ def _blocks(shape: tuple[int, ...], columns: list) -> Iterator[tuple[tuple | Non
     """(where in the result, the columns there).
 
     One block when every input is small: an ``np.ix_`` grid does most arithmetic on its small
-    axes and only the last product is full size. Otherwise slices of about CHUNK elements along
-    the longest axis (whole sub-grids when the first axes are short would be needlessly large).
+    axes and only the last product is full size. Otherwise slices along the longest axis (never
+    whole sub-grids because the first axes are short), of about CHUNK elements for flat arrays,
+    which do all their work at full size, and up to 16 × CHUNK on open grids, whose full-size work
+    is a product or two: a block's own cost must stay above the interpreter's.
     """
-    if max((column.size for column in columns), default=0) <= CHUNK:
+    largest = max((column.size for column in columns), default=0)
+    if largest <= CHUNK:
         yield None, columns
         return
     padded = [column.reshape((1,) * (len(shape) - column.ndim) + column.shape)
               for column in columns]
+    total = math.prod(shape)
+    target = CHUNK * min(16, max(1, total // largest))
     axis = max(range(len(shape)), key=lambda i: (shape[i], -i))
-    rows = max(1, CHUNK * shape[axis] // math.prod(shape))
+    rows = max(1, target * shape[axis] // total)
     for start in range(0, shape[axis], rows):
         index = (slice(None),) * axis + (slice(start, start + rows),)
         yield index, [column[index] if column.shape[axis] > 1 else column for column in padded]
@@ -334,8 +341,15 @@ class _Program:
             else:
                 self.line(f"_q = {self.quotient(division)}")
                 self.line("if np.any(_q <= 0): return _FAIL")
-        self.line(f"return {self.quotient(total)}")
-        source = f"def _block({', '.join(self.names)}):\n" + "".join(f"    {line}\n" for line in self.lines)
+        result = self.quotient(total, final=True)
+        if isinstance(result, tuple):  # the last operation writes into the result's block
+            name, a, b = result
+            self.line(f"if _out is None: return np.{name}({a}, {b})")
+            self.line(f"return np.{name}({a}, {b}, out=_out)")
+        else:
+            self.line(f"return {result}")
+        source = (f"def _block({', '.join(self.names)}, _out=None):\n"
+                  + "".join(f"    {line}\n" for line in self.lines))
         scope = {"np": np, "_any": _any, "_log2": _log2, "_GUESS": _GUESS, "_FAIL": _FAIL}
         exec(compile(source, "<derivation.vectorized.fast>", "exec"), scope)  # noqa: S102 - our own plan
         function = scope["_block"]
@@ -421,6 +435,18 @@ class _Program:
             product = f"{product} * {self.names[factor]}"
         return f"({product})" if isinstance(inner, int) else f"({inner} * ({product}))"
 
+    def last(self, inner: int | str, exponents: tuple[int, ...]):
+        """``monomial`` as its last operation, (ufunc, a, b), or None when it has none."""
+        factors = sorted((i for i, e in enumerate(exponents) for _ in range(e)), key=lambda i: self.rank[i])
+        if not factors or (isinstance(inner, int) and inner == 1 and len(factors) == 1):
+            return None
+        if not isinstance(inner, int):
+            return "multiply", inner, self.monomial(1, exponents)
+        if len(factors) == 1:
+            return "multiply", self.names[factors[0]], f"({inner})"
+        head = tuple(e - (1 if i == factors[-1] else 0) for i, e in enumerate(exponents))
+        return "multiply", self.monomial(inner, head), self.names[factors[-1]]
+
     # --- divisions ---
 
     def remainder(self, division: _Division, x: int | str) -> str:
@@ -456,17 +482,20 @@ class _Program:
         both = self.fresh(self.monomial(left, division.common))
         self.line(f"if _any({self.remainder(division, both)}): return _FAIL")
 
-    def divide(self, division: _Division, x: str) -> str:
-        """A local holding x // D, after returning _FAIL where D does not divide x."""
+    def divide(self, division: _Division, x: str, final: bool = False):
+        """A local holding x // D, after returning _FAIL where D does not divide x (``final``:
+        or the last operation, (ufunc, a, b))."""
         if division.power is not None:
             if not division.exact:
                 self.line(f"if _any({x} & {self.below(*division.power)}): return _FAIL")
+            if not division.rest() and final:
+                return "right_shift", x, self.log(*division.power)
             x = self.fresh(f"{x} >> {self.log(*division.power)}")
             if not division.rest():
                 return x
         bottom = self.horner(division.denominator)
         if division.exact:
-            return self.fresh(f"{x} // {bottom}")
+            return ("floor_divide", x, bottom) if final else self.fresh(f"{x} // {bottom}")
         pair = self.fresh(f"divmod({x}, {bottom})")
         self.line(f"if _any({pair}[1]): return _FAIL")
         return self.fresh(f"{pair}[0]")
@@ -487,15 +516,17 @@ class _Program:
             inner.line(f"{result} = {build(inner, shifted)}")
         self.indent(inner)
 
-    def quotient(self, division: _Division) -> str:
-        """An expression for N/D (after returning _FAIL where it is not whole)."""
+    def quotient(self, division: _Division, final: bool = False):
+        """An expression for N/D (after returning _FAIL where it is not whole); ``final``: or its
+        last operation, (ufunc, a, b)."""
         divided = self.horner(division.divided) if division.divided else None
 
         def plus(program: _Program, q: str) -> str:  # common·divided + q
             return q if divided is None else f"{program.monomial(divided, division.common)} + {q}"
 
         if not division.left:
-            return self.monomial(divided if divided is not None else 0, division.common)
+            inner = divided if divided is not None else 0
+            return (final and self.last(inner, division.common)) or self.monomial(inner, division.common)
         left = self.value(division.left)
         if division.left_first and not division.exact:
             # D | left: N/D = common·(divided + left/D); else D | common·left
@@ -508,5 +539,9 @@ class _Program:
             inner.line(f"{result} = {plus(inner, q)}")
             self.indent(inner)
             return result
+        if final and divided is None:
+            return self.divide(division, self.fresh(self.monomial(left, division.common)), final=True)
         q = self.divide(division, self.fresh(self.monomial(left, division.common)))
+        if final and divided is not None:
+            return "add", self.monomial(divided, division.common), q
         return plus(self, q)
