@@ -278,6 +278,35 @@ def plain(numbers: Mapping[sympy.Symbol, Any]) -> dict[str, int | Fraction]:
             for symbol, value in numbers.items()}
 
 
+def value(expr: sympy.Expr, numbers: Mapping[sympy.Symbol, Any]) -> sympy.Rational:
+    """``expr.subs(numbers)`` for a Laurent polynomial at numeric sizes, exactly, without sympy's
+    substitution: its numerator and denominator as compiled Python functions (cached per
+    expression), a Fraction, a sympy Rational. Anything else is left to ``subs``."""
+    compiled = _values(expr)
+    if compiled is not None:
+        names, function = compiled
+        try:
+            top, bottom = function(**{symbol.name: value if type(value) is int else
+                                      Fraction(int(value.p), int(value.q))
+                                      for symbol, value in numbers.items()})
+            result = Fraction(top) / Fraction(bottom)
+            return sympy.Rational(result.numerator, result.denominator)
+        except (TypeError, ZeroDivisionError, AttributeError):
+            pass
+    return sympy.Rational(expr.subs(numbers))
+
+
+@lru_cache(maxsize=64)
+def _values(expr: sympy.Expr):
+    symbols = tuple(sorted(expr.free_symbols, key=lambda symbol: list(SYMBOLS).index(symbol.name)))
+    ratio = _laurent(expr, symbols)
+    if ratio is None:
+        return None
+    names = tuple(symbol.name for symbol in symbols)
+    top, bottom = (horner_source(p.terms, names) for p in ratio)
+    return names, _function(names, [f"return ({top}), ({bottom})"])
+
+
 class Evaluator:
     """One derivation's closed forms as compiled Python functions over exact numbers.
 
@@ -398,8 +427,8 @@ def _value_lines(ratio: Ratio, names: tuple[str, ...], integers: bool, target: s
 
 def _function(names: tuple[str, ...], body: list[str]) -> Callable:
     """A function of keyword-only sizes (extra sizes ignored) running ``body``."""
-    signature = ", ".join((*names, "**_")) if names else "**_"
-    source = f"def _evaluate(*, {signature}):\n" + "".join(f"    {line}\n" for line in body)
+    signature = f"*, {', '.join(names)}, **_" if names else "**_"
+    source = f"def _evaluate({signature}):\n" + "".join(f"    {line}\n" for line in body)
     scope: dict[str, Any] = {}
     exec(compile(source, "<derivation.exact>", "exec"), scope)  # noqa: S102 - our own polynomials
     function = scope["_evaluate"]

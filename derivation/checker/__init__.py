@@ -38,7 +38,7 @@ import sympy
 from ..pipeline import derive
 from ..errors import DerivationError
 from ..result import Derivation
-from .attribution import attribute
+from .attribution import attribute, expression, subtract, vector
 from .candidates import Candidates
 from .claims import MAX_DIGITS, MAX_TERMS, read_claim, read_per_block
 from .example import Sizes, example_at, example_sizes
@@ -87,10 +87,16 @@ def check_derivation(formula: str | sympy.Expr, d: Derivation,
 def _compare(scope: str, formula: str, claimed: sympy.Expr, derived: sympy.Expr,
              candidates: Candidates, claimed_blocks: set[str] | None, d: Derivation,
              sizes: Sizes | None) -> Comparison:
-    """One claim against the total (``scope="total"``) or one block's subtotal."""
-    difference = sympy.expand(claimed - derived)
-    if difference == 0:
-        return Comparison(scope, formula, claimed, derived, (), None)
-    attributions = attribute(difference, *candidates.of(scope, claimed_blocks))
+    """One claim against the total (``scope="total"``) or one block's subtotal.
+
+    Both are expanded already: their difference is taken term by term, exactly (vectors of
+    fractions), and never expanded again.
+    """
+    target = subtract(vector(claimed, expanded=True), vector(derived, expanded=True))
+    difference = expression(target)
+    target = vector(difference, expanded=True)  # in the order of the expression's terms
+    if not target:
+        return Comparison(scope, formula, claimed, derived, (), None, difference)
+    attributions = attribute(difference, *candidates.of(scope, claimed_blocks), target=target)
     example = example_at(sizes, d, scope, claimed) if sizes is not None else None
-    return Comparison(scope, formula, claimed, derived, attributions, example)
+    return Comparison(scope, formula, claimed, derived, attributions, example, difference)

@@ -41,12 +41,13 @@ def read_claim(formula: str | sympy.Expr, what: str = "claim") -> sympy.Expr:
             raise DerivationError(f"{what} {formula!r} has a number over {MAX_DIGITS} digits long")
     if _expanded_size(expr) > MAX_TERMS:
         raise DerivationError(f"{what} {formula!r} expands to more than {MAX_TERMS} terms")
+    expanded = sympy.expand(expr)
     try:
-        notation.terms(expr)
+        notation.terms(expanded, expanded=True)
     except NotationError:
         raise DerivationError(f"{what} {formula!r} is not a sum of products of sizes and their "
                               "inverses; move sums out of denominators, as in sbh(34 + 5as/h)") from None
-    return sympy.expand(expr)
+    return expanded
 
 
 def _expanded_size(expr: sympy.Expr) -> int:
