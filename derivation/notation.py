@@ -41,16 +41,33 @@ class Term:
 
 
 def monomials(expr: sympy.Expr) -> tuple[sympy.Expr, ...] | None:
-    """The addends of ``expr`` when it is a sum of monomials already (each a number times powers
-    of symbols), which ``sympy.expand`` would return unchanged; else None. Looking costs a walk
-    over the terms, expanding costs far more."""
+    """The addends of ``expr`` when it is, in sympy's own evaluated form, a sum of monomials
+    already (distinct monomials, each a number times distinct symbols to nonzero integer
+    powers), which ``sympy.expand`` returns unchanged; else None. Looking costs a walk over the
+    terms, expanding costs far more."""
     addends = sympy.Add.make_args(expr)
+    seen = set()
     for addend in addends:
-        for factor in sympy.Mul.make_args(addend):
-            if factor.is_Number or factor.is_Symbol:
+        coefficient, rest = addend.as_coeff_Mul()
+        if coefficient == 0 and len(addends) > 1:
+            return None
+        factors = sympy.Mul.make_args(rest)
+        bases = set()
+        for factor in factors:
+            if factor.is_Symbol:
+                base = factor
+            elif factor.is_Pow and factor.base.is_Symbol and factor.exp.is_Integer and factor.exp not in (0, 1):
+                base = factor.base
+            elif factor == 1 and len(factors) == 1:  # a number alone
                 continue
-            if not (factor.is_Pow and factor.base.is_Symbol and factor.exp.is_Integer):
+            else:
                 return None
+            if base in bases:
+                return None
+            bases.add(base)
+        if rest in seen:
+            return None
+        seen.add(rest)
     return addends
 
 
