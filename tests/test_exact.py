@@ -143,14 +143,32 @@ def test_fractions_are_read_exactly():
     assert exact.read({"m": 1}) is None  # below m's minimum
 
 
+def _every_switch_value():
+    from derivation.switches import context_of
+
+    for switch in DECLARED:
+        for value in switch.values:
+            try:
+                yield derive(**{**context_of(switch.name), switch.name: value})
+            except DerivationError:
+                continue
+
+
 def test_ratios_are_read_from_the_terms_as_sympy_together_makes_them():
-    d = derive(scope="model", tensor_parallel="t", pipeline_parallel="p", interleave="m")
-    symbols = tuple(d.symbols)
-    for expr in (d.total, *(w.expr for w in d.wholes), *(t.bytes for t in d.tensors)):
-        numerator, denominator = sympy.fraction(sympy.together(expr))
-        ratio = exact.Ratio.of(expr, symbols)
-        assert ratio.numerator == exact.Polynomial.of(numerator, symbols)
-        assert ratio.denominator == exact.Polynomial.of(denominator, symbols)
+    """What evaluate_many and evaluate compile, read from sympy's terms, is exactly what
+    sympy.together and sympy.Poly made: every total, whole-number quantity and tensor of every
+    switch value."""
+    variants = [derive(scope="model", tensor_parallel="t", pipeline_parallel="p", interleave="m"),
+                *_every_switch_value()]
+    for d in variants:
+        symbols = tuple(d.symbols)
+        for expr in (d.total, *(w.expr for w in d.wholes), *(t.bytes for t in d.tensors)):
+            numerator, denominator = sympy.fraction(sympy.together(expr))
+            if denominator.is_Number and denominator < 0:
+                numerator, denominator = -numerator, -denominator
+            ratio = exact.Ratio.of(expr, symbols)
+            assert ratio.numerator == exact.Polynomial.of(numerator, symbols), expr
+            assert ratio.denominator == exact.Polynomial.of(denominator, symbols), expr
 
 
 def test_the_core_evaluates_without_numpy():
