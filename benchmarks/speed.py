@@ -201,22 +201,43 @@ PROBES = {"evaluate": probe_evaluate, "evaluate_many": probe_evaluate_many, "ope
 
 # --- the parent: fresh processes, this tree and the baseline alternating ------------------------
 
+_PEAK = """
+import atexit, runpy, sys
+def _peak():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            sys.stderr.write("\\nPEAK_KIB " + line.split()[1] + "\\n")
+atexit.register(_peak)
+target, sys.argv = sys.argv[1], sys.argv[1:]
+if target.endswith(".py"):
+    runpy.run_path(target, run_name="__main__")
+else:
+    runpy.run_module(target, run_name="__main__", alter_sys=True)
+"""
+
+
 def _run(command: list[str], tree: Path, stdout=subprocess.DEVNULL) -> tuple[float, float, float]:
     """(wall s, CPU s, peak RSS MiB) of one fresh process with ``tree`` first on the path.
 
     ``PYTHONSAFEPATH`` keeps the working directory off ``sys.path`` (``python -m derivation`` run
-    from a checkout would import that checkout). The process is spawned, not forked: a forked
-    child starts with the benchmark's own pages resident, and Linux carries that peak across
-    ``exec`` into ``ru_maxrss``.
+    from a checkout would import that checkout). The peak is the child's own ``VmHWM``, which it
+    writes at exit: ``ru_maxrss`` would carry the benchmark's own peak across ``exec``.
     """
     env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONSAFEPATH": "1"}
+    if command[:2] == [sys.executable, "-m"]:  # the child reports its own peak (VmHWM)
+        command = [sys.executable, "-c", _PEAK, *command[2:]]
+    elif command[0] == sys.executable and command[1].endswith(".py"):
+        command = [sys.executable, "-c", _PEAK, *command[1:]]
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE, env=env, close_fds=False)
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - start
+    errors = process.stderr.read().decode()
     if os.waitstatus_to_exitcode(status):
-        raise RuntimeError(f"{command} failed in {tree}: {process.stderr.read().decode()[-500:]}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+        raise RuntimeError(f"{command} failed in {tree}: {errors[-500:]}")
+    peaks = [line.split()[1] for line in errors.splitlines() if line.startswith("PEAK_KIB ")]
+    peak = int(peaks[-1]) / 1024 if peaks else usage.ru_maxrss / 1024
+    return wall, usage.ru_utime + usage.ru_stime, peak
 
 
 def _probe(name: str, tree: Path) -> dict:
