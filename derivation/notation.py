@@ -40,10 +40,43 @@ class Term:
         return (s_power, len(self.denominator), [ORDER[x] for x, _ in self.numerator])
 
 
-def terms(expr: sympy.Expr) -> list[Term]:
-    """Split an expression into :class:`Term` s, in the order papers write them."""
+def monomials(expr: sympy.Expr) -> tuple[sympy.Expr, ...] | None:
+    """The addends of ``expr`` when it is, in sympy's own evaluated form, a sum of monomials
+    already (distinct monomials, each a number times distinct symbols to nonzero integer
+    powers), which ``sympy.expand`` returns unchanged; else None. Looking costs a walk over the
+    terms, expanding costs far more."""
+    addends = sympy.Add.make_args(expr)
+    seen = set()
+    for addend in addends:
+        coefficient, rest = addend.as_coeff_Mul()
+        if coefficient == 0 and len(addends) > 1:
+            return None
+        factors = sympy.Mul.make_args(rest)
+        bases = set()
+        for factor in factors:
+            if factor.is_Symbol:
+                base = factor
+            elif factor.is_Pow and factor.base.is_Symbol and factor.exp.is_Integer and factor.exp not in (0, 1):
+                base = factor.base
+            elif factor == 1 and len(factors) == 1:  # a number alone
+                continue
+            else:
+                return None
+            if base in bases:
+                return None
+            bases.add(base)
+        if rest in seen:
+            return None
+        seen.add(rest)
+    return addends
+
+
+def terms(expr: sympy.Expr, expanded: bool = False) -> list[Term]:
+    """Split an expression into :class:`Term` s, in the order papers write them (``expanded``:
+    the expression is a sum of monomials already; else it is expanded when it is not one)."""
     result = []
-    for addend in sympy.Add.make_args(sympy.expand(expr)):
+    addends = sympy.Add.make_args(expr) if expanded else monomials(expr)
+    for addend in addends if addends is not None else sympy.Add.make_args(sympy.expand(expr)):
         coefficient, rest = addend.as_coeff_Mul()
         numerator, denominator = [], []
         for factor in sympy.Mul.make_args(rest):
@@ -116,14 +149,15 @@ def _join(pieces: list[str]) -> str:
     return out or "0"
 
 
-def text(expr: sympy.Expr) -> str:
-    """An expression in paper notation as plain text, readable back by the parser.
+def text(expr: sympy.Expr, expanded: bool = False) -> str:
+    """An expression in paper notation as plain text, readable back by the parser
+    (``expanded``: it is a sum of monomials already).
 
     >>> from derivation.symbols import a, g
     >>> text(2*s*b*h*(1 + 2*g/a))
     '2sbh + 4sbhg/a'
     """
-    return _join([_term_text(term) for term in terms(expr)])
+    return _join([_term_text(term) for term in terms(expr, expanded)])
 
 
 def latex(expr: sympy.Expr) -> str:
@@ -136,7 +170,7 @@ def paper_form(expr: sympy.Expr) -> sympy.Expr:
 
     The result is an unevaluated product; ``sympy.expand`` turns it back into ``expr``.
     """
-    inner = sympy.expand(expr / SBH)
+    inner = _over_sbh(expr)
     return sympy.Mul(SBH, inner, evaluate=False)
 
 
@@ -144,13 +178,28 @@ def _by_size(expr: sympy.Expr) -> list[tuple[sympy.Expr, sympy.Expr]]:
     """Group the terms of a symbolic-dtype expression by their size monomial:
     ``[(sbh, 16β + 2μ), (as²b, 2β + μ)]``."""
     groups: dict[sympy.Expr, sympy.Expr] = {}
-    for addend in sympy.Add.make_args(sympy.expand(expr)):
+    for addend in _expanded(expr):
         coefficient, rest = addend.as_coeff_Mul()
-        byte_part = coefficient * sympy.Mul(
-            *[x for x in sympy.Mul.make_args(rest) if x.free_symbols & {beta, mu}])
-        size_part = sympy.cancel(addend / byte_part)
+        factors = sympy.Mul.make_args(rest)
+        byte_part = coefficient * sympy.Mul(*[x for x in factors if x.free_symbols & {beta, mu}])
+        # addend / byte_part: the other factors (a monomial, so no sympy.cancel per term)
+        size_part = sympy.Mul(*[x for x in factors if not x.free_symbols & {beta, mu}])
         groups[size_part] = groups.get(size_part, 0) + byte_part
-    return sorted(groups.items(), key=lambda item: terms(item[0])[0].sort_key)
+    return sorted(groups.items(), key=lambda item: terms(item[0], expanded=True)[0].sort_key)
+
+
+def _expanded(expr: sympy.Expr) -> tuple[sympy.Expr, ...]:
+    """The addends of ``sympy.expand(expr)``, without expanding a sum of monomials again."""
+    addends = monomials(expr)
+    return addends if addends is not None else sympy.Add.make_args(sympy.expand(expr))
+
+
+def _over_sbh(expr: sympy.Expr) -> sympy.Expr:
+    """``sympy.expand(expr / sbh)``: term by term for a sum of monomials."""
+    addends = monomials(expr)
+    if addends is None:
+        return sympy.expand(expr / SBH)
+    return sympy.Add(*[addend / SBH for addend in addends])
 
 
 def _grouped(expr: sympy.Expr, write, open_, close) -> str:
@@ -174,7 +223,7 @@ def paper_text(expr: sympy.Expr) -> str:
     """
     if expr.free_symbols & {beta, mu}:
         return _grouped(expr, text, "(", ")")
-    inner = sympy.expand(expr / SBH)
+    inner = _over_sbh(expr)
     if inner == 0:
         return "0"
     if len(sympy.Add.make_args(inner)) == 1:
@@ -186,7 +235,7 @@ def paper_latex(expr: sympy.Expr) -> str:
     """The LaTeX of :func:`paper_text`."""
     if expr.free_symbols & {beta, mu}:
         return _grouped(expr, latex, r"\left(", r"\right)")
-    inner = sympy.expand(expr / SBH)
+    inner = _over_sbh(expr)
     if len(sympy.Add.make_args(inner)) == 1:
         return latex(expr)
     return rf"s b h \left({latex(inner)}\right)"

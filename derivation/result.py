@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import sympy
 
-from . import notation
+from . import exact, notation
 from .errors import DerivationError
 from .render.html import derivation_html
 from .render.latex import chain as latex_chain
@@ -88,6 +88,10 @@ class Derivation:
 
     def breakdown(self) -> dict[str, sympy.Expr]:
         """Subtotals by block (``attention``, ``mlp``, ``norm``, ...), in bytes."""
+        return dict(self._breakdown)
+
+    @cached_property
+    def _breakdown(self) -> dict[str, sympy.Expr]:
         sums: dict[str, sympy.Expr] = {}
         for tensor in self.tensors:
             sums[tensor.block] = sums.get(tensor.block, 0) + tensor.bytes
@@ -127,9 +131,55 @@ class Derivation:
         names = {symbol.name for symbol in self.symbols}
         return {name: value for name, value in values.items() if name in names}
 
+    # Each evaluation runs the closed forms compiled to Python integer polynomials
+    # (:mod:`derivation.exact`): microseconds, exact at any size. When a size is missing or a check
+    # fails there, the sympy methods below redo the work and raise the error, so that every
+    # message is theirs.
+
+    @cached_property
+    def _exact(self) -> exact.Evaluator:
+        return exact.Evaluator(self)
+
+    @staticmethod
+    def _plain(values: Mapping[str, Any]) -> dict[str, Any]:
+        """The sizes by name (ints, Fractions for β and μ), checked like ``read_values``."""
+        fast = exact.read(values)
+        return fast if fast is not None else exact.plain(read_values(values))
+
     def check_values(self, values: dict[str, Any]) -> dict[sympy.Symbol, Any]:
         """The values, checked: every symbol given, positive, and every size whole."""
         numbers = read_values(values)
+        if self._exact.whole(exact.plain(numbers)):
+            return numbers
+        return self._check_values_sympy(numbers)
+
+    def evaluate(self, **values: Any) -> int:
+        """Exact integer bytes at the given sizes (``evaluate(s=2048, b=1, h=12288, a=96)``)."""
+        total = self._exact.total(self._plain(values))
+        return total if total is not None else self._evaluate_sympy(values)
+
+    def evaluate_breakdown(self, **values: Any) -> dict[str, int]:
+        """Exact integer bytes per block at the given sizes."""
+        blocks = self._exact.blocks(self._plain(values))
+        if blocks is None:
+            return self._evaluate_breakdown_sympy(values)
+        return dict(zip(self._breakdown, blocks))
+
+    def evaluate_tensors(self, **values: Any) -> list[tuple[Tensor, int]]:
+        """Exact integer bytes of every kept tensor at the given sizes."""
+        numbers = self._exact.tensors(self._plain(values))
+        if numbers is None:
+            return self._evaluate_tensors_sympy(values)
+        return list(zip(self.tensors, numbers))
+
+    def evaluate_flops(self, **values: Any) -> tuple[int, int]:
+        """(forward FLOPs of one layer, FLOPs the recomputation policy runs again), per rank."""
+        flops = self._exact.flops(self._plain(values))
+        return flops if flops is not None else self._evaluate_flops_sympy(values)
+
+    # --- the same with sympy: the reference the tests compare against, and every error ---
+
+    def _check_values_sympy(self, numbers: dict[sympy.Symbol, Any]) -> dict[sympy.Symbol, Any]:
         missing = [symbol for symbol in self.symbols if symbol not in numbers]
         if missing:
             raise missing_error(missing)
@@ -144,28 +194,24 @@ class Derivation:
                     f"{notation.text(whole.expr)} = {value} is not a whole number: {whole.reason}")
         return numbers
 
-    def evaluate(self, **values: Any) -> int:
-        """Exact integer bytes at the given sizes (``evaluate(s=2048, b=1, h=12288, a=96)``)."""
-        numbers = self.check_values(values)
+    def _evaluate_sympy(self, values: Mapping[str, Any]) -> int:
+        numbers = self._check_values_sympy(read_values(values))
         total = self.total.subs(numbers)
         if total.is_Rational and not total.is_Integer:  # name the tensor that is fractional
             for tensor in self.tensors:
                 _whole_bytes(tensor.bytes.subs(numbers), tensor.name)
         return _whole_bytes(total, "the total")
 
-    def evaluate_breakdown(self, **values: Any) -> dict[str, int]:
-        """Exact integer bytes per block at the given sizes."""
-        numbers = self.check_values(values)
+    def _evaluate_breakdown_sympy(self, values: Mapping[str, Any]) -> dict[str, int]:
+        numbers = self._check_values_sympy(read_values(values))
         return {block: _whole_bytes(expr.subs(numbers), f"block {block}")
                 for block, expr in self.breakdown().items()}
 
-    def evaluate_tensors(self, **values: Any) -> list[tuple[Tensor, int]]:
-        """Exact integer bytes of every kept tensor at the given sizes."""
-        numbers = self.check_values(values)
+    def _evaluate_tensors_sympy(self, values: Mapping[str, Any]) -> list[tuple[Tensor, int]]:
+        numbers = self._check_values_sympy(read_values(values))
         return [(tensor, _whole_bytes(tensor.bytes.subs(numbers), tensor.name)) for tensor in self.tensors]
 
-    def evaluate_flops(self, **values: Any) -> tuple[int, int]:
-        """(forward FLOPs of one layer, FLOPs the recomputation policy runs again), per rank."""
+    def _evaluate_flops_sympy(self, values: Mapping[str, Any]) -> tuple[int, int]:
         numbers = read_values(values)
         forward = self.forward_flops.subs(numbers)
         recompute = self.recompute_flops.subs(numbers)

@@ -6,6 +6,8 @@ import itertools
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from derivation import DerivationError, derive, vectorized
 from derivation.vectorized import INT64_MAX, evaluate_many
@@ -250,3 +252,69 @@ def test_a_non_whole_head_size_on_an_open_grid_is_refused():
     s, b, h, a = np.ix_(np.arange(1, 2001), [1, 2], [64, 96, 100], [4, 8])
     with pytest.raises(DerivationError, match=r"h/a is not a whole number at a=8, s=1, b=1, h=100"):
         evaluate_many(d, s=s, b=b, h=h, a=a)
+
+
+# --- masks, shifts and guesses: the compiled fast path against the reference path -----------------
+
+MIXED = {**VARIANTS,
+         "tp+sp+selective": {"tensor_parallel": "t", "sequence_parallel": True, "recompute": "selective"},
+         "model+sp+bits": {"scope": "model", "tensor_parallel": "t", "sequence_parallel": True,
+                           "pipeline_parallel": "p", "interleave": "m", "mask_bytes": "bits"},
+         "gqa-tp": {"kv_heads": "g", "tensor_parallel": "t"}}
+
+
+def _outcome(call):
+    try:
+        return "ok", call().tolist()
+    except DerivationError as error:
+        return "error", str(error)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(st.sampled_from(sorted(MIXED)), st.integers(0, 2**32), st.sampled_from(["powers", "mixed", "late", "bad"]))
+def test_the_fast_path_equals_the_reference_path_on_powers_of_two_and_not(name, seed, pattern):
+    """Divisors that are powers of two in some blocks and not in others (masks and shifts, then
+    remainders), a wrong guess in a late block, and invalid values: the same numbers or the same
+    error as the reference path, which the elementwise tests check against evaluate."""
+    d = derive(**MIXED[name])
+    rng = np.random.default_rng(seed)
+    size = 2 * vectorized.CHUNK + 77
+    t = rng.choice([1, 2, 4], size)
+    a = 4 * rng.choice([1, 2, 4], size) * (2 if "g" in [s.name for s in d.symbols] else 1)
+    if pattern == "mixed":
+        t = rng.choice([1, 2, 3, 4], size)
+    elif pattern == "late":
+        t[-5:] = 3
+    values = {"s": 96 * rng.integers(1, 64, size), "b": rng.integers(1, 9, size),
+              "h": 1536 * rng.integers(1, 16, size), "a": 12 * a if pattern != "powers" else a,
+              "g": 4, "t": t, "f": 192 * rng.integers(1, 9, size), "c": rng.choice([1, 2], size),
+              "L": 24 * rng.integers(1, 5, size), "p": rng.choice([1, 2, 4], size),
+              "m": rng.choice([2, 3], size), "v": 512}
+    if pattern == "bad":  # something that is not whole, somewhere late
+        values["h"][-3] += 1
+    arrays = {s.name: np.asarray(values[s.name]) for s in d.symbols}
+    many = _outcome(lambda: evaluate_many(d, **arrays))
+    assert many == _outcome(lambda: _reference(d, **arrays))
+    if many[0] == "ok":
+        k = int(rng.integers(0, size))
+        assert many[1][k] == d.evaluate(**{n: int(np.asarray(v)[k]) if np.ndim(v) else int(v) for n, v in arrays.items()})
+
+
+def test_a_wrong_guess_about_powers_of_two_in_a_late_block_is_corrected(monkeypatch):
+    d = derive(tensor_parallel="t", sequence_parallel=True)
+    size = 3 * vectorized.CHUNK
+    t = np.full(size, 4)
+    t[-1] = 3  # the last block's t is not a power of two: remainders there
+    s = np.full(size, 48)
+    many = evaluate_many(d, s=s, b=1, h=96, a=12, t=t)
+    assert many.tolist() == [d.evaluate(s=48, b=1, h=96, a=12, t=int(x)) for x in t]
+
+
+def test_blocks_are_cut_along_the_longest_axis():
+    from derivation.vectorized.fast import _blocks
+
+    columns = [np.ones((3, 1)), np.ones((1, 200_000))]
+    blocks = list(_blocks((3, 200_000), columns))
+    assert all(index[1].stop - index[1].start <= vectorized.CHUNK for index, _ in blocks[:-1])
+    assert all(block[0].shape == (3, 1) and block[1].shape[0] == 1 for _, block in blocks)
+    assert sum(block[1].shape[1] for _, block in blocks) == 200_000

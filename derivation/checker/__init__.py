@@ -39,7 +39,7 @@ from ..pipeline import derive
 from ..errors import DerivationError
 from ..result import Derivation
 from .amounts import AmountCheck, check_amount, read_amount
-from .attribution import attribute, uniform
+from .attribution import attribute, expression, subtract, uniform, vector
 from .candidates import Candidates
 from ..limits import MAX_DIGITS
 from .claims import MAX_COST, MAX_TERMS, read_claim, read_per_block
@@ -99,12 +99,19 @@ def check_derivation(formula: str | sympy.Expr, d: Derivation,
 def _compare(scope: str, formula: str, claimed: sympy.Expr, derived: sympy.Expr,
              candidates: Candidates, claimed_blocks: set[str] | None, d: Derivation,
              sizes: Sizes | None) -> Comparison:
-    """One claim against the total (``scope="total"``) or one block's subtotal."""
-    difference = sympy.expand(claimed - derived)
-    if difference == 0:
-        return Comparison(scope, formula, claimed, derived, (), None)
+    """One claim against the total (``scope="total"``) or one block's subtotal.
+
+    Both are expanded already: their difference is taken term by term, exactly (vectors of
+    fractions), and never expanded again.
+    """
+    target = subtract(vector(claimed, expanded=True), vector(derived, expanded=True))
+    difference = expression(target)
+    target = vector(difference, expanded=True)  # in the order of the expression's terms
+    if not target:
+        return Comparison(scope, formula, claimed, derived, (), None, difference)
     tensors = [t for t in d.tensors if scope == "total" or t.block == scope]
     simplest = uniform(difference, tensors)  # one dtype or one letter explains it all
-    attributions = (simplest,) if simplest else attribute(difference, *candidates.of(scope, claimed_blocks))
+    attributions = (simplest,) if simplest else attribute(difference, *candidates.of(scope, claimed_blocks),
+                                                           target=target)
     example = example_at(sizes, d, scope, claimed) if sizes is not None else None
-    return Comparison(scope, formula, claimed, derived, attributions, example)
+    return Comparison(scope, formula, claimed, derived, attributions, example, difference)

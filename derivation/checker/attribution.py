@@ -24,31 +24,53 @@ from .. import notation
 from .result import Attribution, Part
 
 
-def vector(expr: sympy.Expr) -> dict[sympy.Expr, Fraction]:
-    """The expression expanded, as monomial → exact coefficient (zero coefficients left out)."""
+def vector(expr: sympy.Expr, expanded: bool = False) -> dict[sympy.Expr, Fraction]:
+    """The expression expanded (``expanded``: it is already), as monomial → exact coefficient
+    (zero coefficients left out)."""
     out: dict[sympy.Expr, Fraction] = {}
-    for term in sympy.Add.make_args(sympy.expand(expr)):
+    for term in sympy.Add.make_args(expr if expanded else sympy.expand(expr)):
         coefficient, monomial = term.as_coeff_Mul()
         if coefficient != 0:
             out[monomial] = out.get(monomial, 0) + Fraction(int(coefficient.p), int(coefficient.q))
     return {k: v for k, v in out.items() if v}
 
 
+def subtract(x: dict, y: dict) -> dict:
+    """x − y, term by term (zero coefficients left out)."""
+    out = dict(x)
+    for k, v in y.items():
+        out[k] = out.get(k, 0) - v
+    return {k: v for k, v in out.items() if v}
+
+
+def expression(terms: dict) -> sympy.Expr:
+    """The sympy expression of a vector: what ``sympy.expand`` makes of the same sum."""
+    return sympy.Add(*[sympy.Rational(v.numerator, v.denominator) * k for k, v in terms.items()])
+
+
 def attribute(difference: sympy.Expr, own: list[Part], others: list[Part],
-              blocks: list[Part]) -> tuple[Attribution, ...]:
-    """The attributions of a nonzero difference, in the order paper notation writes its terms."""
-    target = vector(difference)
+              blocks: list[Part], target: dict | None = None) -> tuple[Attribution, ...]:
+    """The attributions of a nonzero difference, in the order paper notation writes its terms
+    (``target``: the difference as a vector, when the caller has it)."""
+    target = vector(difference) if target is None else target
     for size in range(1, 3):  # a whole block, or two
         for combo in itertools.combinations(blocks, size):
             if _sum(combo) == target:
                 return (Attribution(difference, _side(combo, "whole block"), combo),)
     candidates = [(part, _signed(part)) for part in own + others]
     found = []
-    for monomials in _components(target, [v for _, v in candidates]):
-        local = {k: v for k, v in target.items() if k in monomials}
-        members = [(p, v) for p, v in candidates if set(v) & monomials]
+    groups = _components(target, [v for _, v in candidates])
+    where = {monomial: k for k, group in enumerate(groups) for monomial in group}
+    locals_: list[dict] = [{} for _ in groups]
+    for monomial, v in target.items():
+        locals_[where[monomial]][monomial] = v
+    touching: list[list] = [[] for _ in groups]  # the candidates of each group
+    for p, v in candidates:
+        for k in sorted({where[m] for m in v if m in where}):
+            touching[k].append((p, v))
+    for local, members in zip(locals_, touching):
         found.append(_explain(local, members))
-    return tuple(sorted(found, key=lambda item: notation.terms(item.amount)[0].sort_key))
+    return tuple(sorted(found, key=lambda item: notation.terms(item.amount, expanded=True)[0].sort_key))
 
 
 def _signed(part: Part) -> dict:
@@ -74,20 +96,45 @@ def _side(parts, what: str) -> str:
 
 
 def _components(target: dict, vectors: list[dict]) -> list[set]:
-    """Groups of monomials that some tensor links (each term, unless a tensor spans several)."""
-    groups: list[set] = []
-    for monomials in [set(v) for v in vectors] + [{k} for k in target]:
-        joined = [group for group in groups if group & monomials]
-        merged = set(monomials).union(*joined)
-        groups = [group for group in groups if group not in joined] + [merged]
-    return [group for group in groups if group & set(target)]
+    """Groups of monomials that some tensor links (each term, unless a tensor spans several),
+    those with a term of the target, in the order of the item (tensor, then term) that last
+    touched each: a union–find over the monomials."""
+    ids: dict = {}
+    parent: list[int] = []
+    last: dict[int, int] = {}  # root → the last item that touched its group
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for item, monomials in enumerate([list(v) for v in vectors] + [[k] for k in target]):
+        first = None
+        for monomial in monomials:
+            index = ids.setdefault(monomial, len(ids))
+            if index == len(parent):
+                parent.append(index)
+            top = root(index)
+            if first is None:
+                first = top
+            elif top != first:
+                parent[top] = first
+        if first is not None:
+            last[first] = item
+    groups: dict[int, set] = {}
+    for monomial, index in ids.items():
+        groups.setdefault(root(index), set()).add(monomial)
+    terms = set(target)
+    ordered = sorted(groups.items(), key=lambda pair: last[pair[0]])
+    return [group for _, group in ordered if not group.isdisjoint(terms)]
 
 
 def _explain(target: dict, members: list) -> Attribution:
     """What accounts for one term of the difference: every tensor of the term (or of one source),
     else the smallest set of one sign, else the smallest mixed set, else nothing unique."""
     amount = sympy.Add(*[sympy.Rational(v.numerator, v.denominator) * k for k, v in target.items()])
-    term = notation.text(sympy.Add(*target))
+    term = notation.text(sympy.Add(*target), expanded=True)
     own = [p for p, _ in members if p.sign < 0]
     groups = [(own, f"every {term} tensor")] + _by_note([p for p, _ in members if p.sign > 0])
     for side, what in groups:

@@ -52,12 +52,13 @@ def read_claim(formula: str | sympy.Expr, what: str = "claim") -> sympy.Expr:
         raise DerivationError(
             f"{what} {named} is too large to check: it expands to up to {terms:,} terms of degree "
             f"{degree}, and a check allows {MAX_COST:,} terms × degree (no memory formula comes near)")
+    expanded = sympy.expand(expr)
     try:
-        notation.terms(expr)
+        notation.terms(expanded, expanded=True)
     except NotationError:
         raise DerivationError(f"{what} {formula!r} is not a sum of products of sizes and their "
                               "inverses; move sums out of denominators, as in sbh(34 + 5as/h)") from None
-    return sympy.expand(expr)
+    return expanded
 
 
 def _expanded_size(expr: sympy.Expr) -> int:

@@ -8,6 +8,7 @@ from typing import Any, Mapping
 
 import sympy
 
+from .. import exact
 from ..errors import DerivationError
 from ..presets import reference_model
 from ..result import Derivation
@@ -49,5 +50,5 @@ def example_at(sizes: Sizes, d: Derivation, scope: str, claimed: sympy.Expr) -> 
     numbers = d.check_values(values)
     with contextlib.suppress(DerivationError):  # a block may be fractional where the total is not
         kept = d.evaluate(**values) if scope == "total" else d.evaluate_breakdown(**values)[scope]
-        return Example(values, label, sympy.Rational(claimed.subs(numbers)), kept)
+        return Example(values, label, exact.value(claimed, numbers), kept)
     return None

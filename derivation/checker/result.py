@@ -7,6 +7,7 @@ lives in :mod:`derivation.checker.render`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import sympy
@@ -62,10 +63,13 @@ class Comparison:
     derived: sympy.Expr
     attributions: tuple[Attribution, ...]
     example: Example | None
+    given_difference: sympy.Expr | None = None  # claimed − derived, when the check computed it
 
-    @property
+    @cached_property
     def difference(self) -> sympy.Expr:
         """``claimed − derived``, expanded."""
+        if self.given_difference is not None:
+            return self.given_difference
         return sympy.expand(self.claimed - self.derived)
 
     @property

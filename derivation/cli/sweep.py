@@ -27,12 +27,13 @@ derivation.errors.DerivationError: grid 's=1024:8192': a range needs a step, sta
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import json
 import math
 import re
 import sys
-from typing import Any, Iterator
+from typing import Any, Callable
 
 from .. import notation
 from ..errors import DerivationError, shown
@@ -47,7 +48,6 @@ from .options import add_switches, add_values, derivation_of, values_of
 
 MAX_POINTS = 10**7  # combinations one sweep may evaluate
 _DIGITS = re.compile(r"[0-9]+")
-_CHUNK = 100_000  # rows formatted at a time, so output memory stays bounded
 
 
 def add_parser(subparsers) -> None:
@@ -166,31 +166,16 @@ def sweep(d, grids: dict[str, list], fixed: dict[str, Any]):
     loops = [n for n in names if not lookup(n).integer]
     axes = [n for n in names if n not in loops]
     shape = tuple(len(grids[n]) for n in names)
-    result = np.empty(shape, dtype=np.int64)
     opened = dict(zip(axes, np.ix_(*(np.array(grids[n], dtype=np.int64) for n in axes)))) if axes else {}
+    if not loops:  # one call, and its result is the sweep's (no second copy of the grid)
+        return evaluate_many(d, **fixed, **opened).reshape(shape)
+    result = np.empty(shape, dtype=np.int64)
     for combination in itertools.product(*(range(len(grids[n])) for n in loops)):
         scalars = {n: grids[n][i] for n, i in zip(loops, combination)}
         chosen = dict(zip(loops, combination))
         index = tuple(chosen.get(n, slice(None)) for n in names)
         result[index] = evaluate_many(d, **fixed, **opened, **scalars)
     return result
-
-
-def _rows(d, grids: dict[str, list], fixed: dict[str, Any], result) -> Iterator[list]:
-    """Every combination as [value of each symbol of d..., bytes], in chunks of Python objects."""
-    import numpy as np
-
-    names = list(grids)
-    columns = [symbol.name for symbol in d.symbols]
-    arrays = {n: np.array(grids[n], dtype=object) for n in names}
-    flat = result.ravel()
-    for start in range(0, flat.size, _CHUNK):
-        stop = min(start + _CHUNK, flat.size)
-        indices = np.unravel_index(np.arange(start, stop), result.shape)
-        swept = {n: arrays[n][i].tolist() for n, i in zip(names, indices)}
-        totals = flat[start:stop].tolist()
-        for k in range(stop - start):
-            yield [swept[c][k] if c in swept else fixed[c] for c in columns] + [totals[k]]
 
 
 # --- the command ----------------------------------------------------------------------------------
@@ -214,43 +199,89 @@ def run(args) -> int:
         raise DerivationError("--csv - and --json both write to standard output; give one")
     result = sweep(d, grids, fixed)
     columns = [symbol.name for symbol in d.symbols]
+    from ..render.columns import SweepRows
 
+    rows = SweepRows(result, grids, fixed, columns)
     if target is not None:
         def write(path) -> None:
-            with open(path, "w", newline="", encoding="utf-8") as handle:
-                writer = csv.writer(handle)
-                writer.writerow([*columns, "bytes"])
-                writer.writerows(row for row in _rows(d, grids, fixed, result))
+            header = io.StringIO()
+            csv.writer(header).writerow([*columns, "bytes"])
+            with open(path, "wb") as handle:
+                handle.write(header.getvalue().encode("utf-8"))
+                rows.csv(_csv_text, handle.write)
 
         write_atomic(target, write)
         if not args.json and not is_stdout(target):
             print(f"wrote {result.size:,} configurations to {target}")
     if args.json:
-        _print_json(d, grids, fixed, result, columns)
+        _print_json(d, grids, fixed, rows, columns)
     elif target is None:
-        _print_table(d, grids, fixed, result, tables.title(d), grouped, human)
+        _print_table(d, grids, fixed, result, rows, tables.title(d), grouped, human)
     return 0
 
 
-def _print_json(d, grids, fixed, result, columns) -> None:
-    """JSON in the project's schema, but one line per row: sweeps have many rows."""
-    head = data.dumps(data.sweep_head(d, fixed, grids, columns))
-    assert head.endswith('"rows": []\n}')
+# --- writing: whole columns at once (derivation.render.columns), one write per block of rows ------
+
+def _csv_text(value) -> str:
+    """One cell as ``csv.writer`` writes it (quoted only where it must be)."""
+    cell = io.StringIO()
+    csv.writer(cell, lineterminator="").writerow([value])
+    return cell.getvalue()
+
+
+def _binary(out) -> Callable[[Any], None]:
+    """Write bytes to a text stream: to its buffer (after flushing its text), else decoded."""
+    buffer = getattr(out, "buffer", None)
+    if buffer is None:
+        return lambda data: out.write(bytes(data).decode("utf-8"))
+    out.flush()
+    return buffer.write
+
+
+def _print_json(d, grids, fixed, rows, columns) -> None:
+    """JSON in the project's schema, but one line per row (sweeps have many) and each grid on one
+    line: the header is indented like every command's, without a line per grid value."""
+    head = data.sweep_head(d, fixed, {name: [] for name in grids}, columns)
+    marks = {name: f"@@grid:{name}@@" for name in grids}
+    head["grid"] = dict(marks)
+    text = data.dumps(head)
+    assert text.endswith('"rows": []\n}')
     out = sys.stdout
-    out.write(head[:-len("]\n}")] + "\n")
-    first = True
-    for row in _rows(d, grids, fixed, result):
-        out.write(("" if first else ",\n") + "    " + json.dumps([_json_value(x) for x in row]))
-        first = False
+    for piece, name in zip(_split(text[:-len("]\n}")], marks), [*grids, None]):
+        out.write(piece)
+        if name is not None:
+            _write_grid(grids[name], out)
+    out.write("\n")
+    rows.json(_json_text, _binary(out))
     out.write("\n  ]\n}\n")
 
 
-def _json_value(value):
+def _split(text: str, marks: dict[str, str]) -> list[str]:
+    pieces = []
+    for mark in marks.values():
+        before, text = text.split(f'"{mark}"', 1)
+        pieces.append(before)
+    return [*pieces, text]
+
+
+def _write_grid(values: list, out) -> None:
+    """A grid's values as one JSON array, exactly as ``json.dumps`` writes it."""
+    if len(values) <= 1000 or not all(type(v) is int for v in values):
+        out.write(json.dumps([data.number(v) for v in values]))
+        return
+    from ..render.columns import numbers
+
+    out.write("[")
+    numbers(values, b", ", _binary(out))
+    out.write("]")
+
+
+def _json_text(value) -> str:
     """A cell as the schema writes numbers: an integer, or an exact fraction as text."""
-    return value if isinstance(value, int) else data.number(value)
+    return json.dumps(value if isinstance(value, int) else data.number(value))
 
 
-def _print_table(d, grids, fixed, result, title: str, grouped, human) -> None:
+def _print_table(d, grids, fixed, result, rows, title: str, grouped, human) -> None:
     names = list(grids)
     out = sys.stdout
     out.write(f"{title}\n")
@@ -260,20 +291,16 @@ def _print_table(d, grids, fixed, result, title: str, grouped, human) -> None:
     counts = ", ".join(f"{n}: {len(v)}" for n, v in grids.items())
     out.write(f"grid         {counts} ({result.size:,} configurations)\n\n")
     header = [*names, "bytes", "human"]
-    widths = [max(len(n), *(len(str(v)) for v in grids[n])) for n in names]
+    widths = [max(len(n), _widest(grids[n])) for n in names]
     biggest = int(result.max()) if result.size else 0
     widths += [max(len("bytes"), len(grouped(biggest))), max(len("1023.99 MiB"), len(human(biggest)))]
     out.write("  ".join(h.rjust(w) for h, w in zip(header, widths)).rstrip() + "\n")
     out.write("  ".join("-" * w for w in widths) + "\n")
-    position = {symbol.name: k for k, symbol in enumerate(d.symbols)}
-    picks = [position[n] for n in names]
-    lines = []
-    for row in _rows(d, grids, fixed, result):
-        total = row[-1]
-        cells = [str(row[k]) for k in picks] + [grouped(total), human(total)]
-        lines.append("  ".join(c.rjust(w) for c, w in zip(cells, widths)))
-        if len(lines) >= _CHUNK:
-            out.write("\n".join(lines) + "\n")
-            lines = []
-    if lines:
-        out.write("\n".join(lines) + "\n")
+    rows.table(widths, _binary(out))
+
+
+def _widest(values: list) -> int:
+    """The longest ``str`` of a grid's values (of the largest and smallest, for plain ints)."""
+    if all(type(v) is int for v in values):
+        return max(len(str(max(values))), len(str(min(values))))
+    return max(len(str(v)) for v in values)

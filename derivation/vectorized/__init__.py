@@ -74,15 +74,18 @@ def evaluate_many(d: Derivation, **arrays: Any) -> np.ndarray:
     ...
     derivation.errors.DerivationError: the total is above the int64 limit 2**63 - 1 = 9,223,372,036,854,775,807 bytes at a=96, s=1099511627776, b=1048576, h=12288; evaluate it exactly with Derivation.evaluate
     """
-    given: dict[sympy.Symbol, tuple[np.ndarray, int, int]] = {}
+    given: dict[sympy.Symbol, tuple[np.ndarray, int | None, int | None]] = {}
     fixed: dict[sympy.Symbol, Any] = {}
+    deferred: dict[sympy.Symbol, tuple[Any, Any]] = {}  # large arrays, read block by block
     for name, value in arrays.items():
         info = lookup(name)
         if info.symbol in given or info.symbol in fixed:
             raise DerivationError(f"{info.name} given twice (as {name!r} and another spelling)")
-        read = _as_array(info, value)
+        read = _as_array(info, value, defer=CHUNK)
         if isinstance(read, tuple):
             given[info.symbol] = read
+            if read[1] is None:
+                deferred[info.symbol] = (info, value)
         else:  # a fractional β or μ, substituted exactly
             fixed[info.symbol] = read
     symbols = d.symbols
@@ -101,6 +104,16 @@ def evaluate_many(d: Derivation, **arrays: Any) -> np.ndarray:
     result_shape, shape = shape, shape or (1,)  # work in at least one dimension
     lows = [given[symbol][1] for symbol in form.symbols]
     maxima = [given[symbol][2] for symbol in form.symbols]
+    if deferred:  # the fast path reads, checks and bounds them block by block
+        minima = [max(lookup(symbol.name).minimum, 1) for symbol in form.symbols]
+        result = _fast(form, columns, lows, maxima, shape, minima)
+        if result is not None:
+            return result.reshape(result_shape)
+        for symbol, (info, value) in deferred.items():  # raises what a bad array always raised
+            given[symbol] = _as_array(info, value)
+        columns = [given[symbol][0] for symbol in form.symbols]
+        lows = [given[symbol][1] for symbol in form.symbols]
+        maxima = [given[symbol][2] for symbol in form.symbols]
     result = None
     if all(ratio.fits(maxima) for ratio in (form.total, *(r for r, _ in form.wholes))):
         result = _fast(form, columns, lows, maxima, shape)

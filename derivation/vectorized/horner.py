@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-_Terms = tuple[tuple[int, tuple[int, ...]], ...]  # (coefficient, exponent per symbol index)
+from ..exact import _Terms, _common
 
 _PYTHON = {np.multiply: operator.mul, np.add: operator.add}
 
@@ -43,17 +43,6 @@ def _horner(terms: _Terms, columns: list) -> Any:
         inner = functools.reduce(lambda x, y: _apply(np.add, x, y, columns),
                                  (_horner((term,), columns) for term in terms))
     return _monomial(inner, common, columns)
-
-
-def _common(terms: _Terms) -> tuple[tuple[int, ...], _Terms]:
-    """The monomial common to every term (exponents), and the terms divided by it.
-
-    >>> _common(((5, (1, 2, 1, 0)), (34, (0, 1, 1, 1))))  # 5as²b + 34sbh = sb·(5as + 34h)
-    ((0, 1, 1, 0), ((5, (1, 1, 0, 0)), (34, (0, 0, 0, 1))))
-    """
-    common = tuple(map(min, zip(*(exponents for _, exponents in terms))))
-    return common, tuple((c, tuple(e - k for e, k in zip(exponents, common)))
-                         for c, exponents in terms)
 
 
 def _monomial(inner: Any, exponents: tuple[int, ...], columns: list) -> Any:

@@ -18,9 +18,15 @@ from ..values import read_number
 from .limits import INT64_MAX, LIMIT_TEXT
 
 
-def _as_array(info: SymbolInfo, value: Any) -> tuple[np.ndarray, int, int] | sympy.Rational:
+def _as_array(info: SymbolInfo, value: Any, defer: int | None = None
+              ) -> tuple[np.ndarray, int | None, int | None] | sympy.Rational:
     """(an int64 array of checked sizes, its smallest and largest value), or the number itself
-    for a fractional scalar β/μ (substituted). An empty array has (0, 0) as its extremes."""
+    for a fractional scalar β/μ (substituted). An empty array has (0, 0) as its extremes.
+
+    ``defer``: an int64 array (or one of a narrower integer type) larger than this is returned
+    unread, with None for its extremes; the fast path reads them block by block, in cache, and
+    a refused call reads the array again here, eagerly, which raises the error.
+    """
     if isinstance(value, (str, sympy.Rational)) or (
             isinstance(value, int) and not isinstance(value, bool)):
         number = read_number(info, value)
@@ -43,6 +49,8 @@ def _as_array(info: SymbolInfo, value: Any) -> tuple[np.ndarray, int, int] | sym
                               f"(an integer dtype), got dtype {array.dtype}{hint}")
     if not array.size:
         return array.astype(np.int64, copy=False), 0, 0
+    if defer is not None and array.size > defer and (kind == "i" or array.dtype.itemsize < 8):
+        return array.astype(np.int64, copy=False), None, None
     high = int(array.max())
     if kind == "u" and high > INT64_MAX:
         raise DerivationError(f"{info.name} has a value above {LIMIT_TEXT}")

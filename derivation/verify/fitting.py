@@ -55,7 +55,7 @@ def value_at(term: Any, sizes: Sizes) -> sympy.Rational:
     if missing:
         raise FitError(f"term {expr} uses {', '.join(missing)}, which the sizes {dict(sizes)} "
                        "do not give")
-    return expr.subs({sym: sympy.Integer(sizes[sym.name]) for sym in expr.free_symbols})
+    return expr.xreplace({sym: sympy.Integer(sizes[sym.name]) for sym in expr.free_symbols})
 
 
 def solve(rows: Sequence[Sequence[Any]], values: Sequence[int], terms: Sequence[Any],
