@@ -109,9 +109,7 @@ class AmountCheck:
         return f"<pre>{escape(str(self))}</pre>"
 
     def as_json(self) -> dict[str, Any]:
-        return {**data.header(self.derivation), "holds": self.holds, "claim": self.amount.text,
-                "unit": self.amount.unit, "values": dict(self.values), "derived_bytes": self.derived,
-                "claimed_bytes": str(self.claimed), "tolerance_bytes": str(self.tolerance)}
+        return data.check_amount(self)
 
 
 def _bytes(n: Fraction) -> str:

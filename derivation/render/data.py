@@ -30,6 +30,7 @@ from ..variant import Variant, as_dict, describe
 
 if TYPE_CHECKING:
     from ..memory import Budget
+    from ..checker.amounts import AmountCheck
     from ..checker.result import CheckResult, Comparison, Part
     from ..comparison import Comparison as VariantComparison
     from ..result import Derivation
@@ -149,6 +150,13 @@ def check(result: CheckResult) -> dict[str, Any]:
             "notes": list(result.notes), "example_note": result.example_note}
 
 
+def check_amount(result: AmountCheck) -> dict[str, Any]:
+    """``derivation check --json "2.67 GiB"``: a number from a paper, checked at the sizes."""
+    return {**header(result.derivation), "holds": result.holds, "claim": result.amount.text,
+            "unit": result.amount.unit, "values": sizes(result.values), "derived_bytes": result.derived,
+            "claimed_bytes": number(result.claimed), "tolerance_bytes": number(result.tolerance)}
+
+
 def _comparison(c: Comparison) -> dict[str, Any]:
     out: dict[str, Any] = {
         "scope": c.scope, "formula": c.formula, "holds": c.holds,
@@ -257,9 +265,14 @@ SCHEMA: dict[str, dict[str, Any]] = {
                        "not_counted": {"type": "array", "items": _TEXT}},
                       [*_HEADER, "values", "rank", "bytes", "model_states", "breakdown", "activation_blocks",
                        "model_states_expression", "ranks", "not_counted"]),
-    "check": _object({**_HEADER, "holds": {"type": "boolean"}, "total": _COMPARISON,
-                      "blocks": {"type": "array", "items": _COMPARISON},
-                      "notes": {"type": "array", "items": _TEXT}, "example_note": _TEXT}),
+    "check": {"oneOf": [  # a claimed formula, or a number from a paper checked at the sizes
+        {**_object({**_HEADER, "holds": {"type": "boolean"}, "total": _COMPARISON,
+                    "blocks": {"type": "array", "items": _COMPARISON},
+                    "notes": {"type": "array", "items": _TEXT}, "example_note": _TEXT}), "additionalProperties": False},
+        {**_object({**_HEADER, "holds": {"type": "boolean"}, "claim": _TEXT, "unit": _TEXT, "values": _VALUES,
+                    "derived_bytes": _INT, "claimed_bytes": _EXACT, "tolerance_bytes": _EXACT}),
+         "additionalProperties": False},
+    ]},
     "compare": _object({"schema": {"const": VERSION},
                         "a": _object({**_HEADER, **_CLOSED_FORM}), "b": _object({**_HEADER, **_CLOSED_FORM}),
                         **_expression("difference"),
@@ -276,7 +289,8 @@ SCHEMA: dict[str, dict[str, Any]] = {
 """The JSON Schema (draft 2020-12) of each command's ``--json`` output."""
 
 for _schema in SCHEMA.values():
-    _schema["additionalProperties"] = False
+    if "properties" in _schema:
+        _schema["additionalProperties"] = False
 
 
 def schema_page() -> str:
