@@ -373,13 +373,20 @@ def _relu(v: Variant, p: Precision) -> list[Tensor]:
                    why="ReLU backward and the weight gradient of the second linear (one storage)")]
 
 
-def _swiglu(v: Variant, p: Precision) -> list[Tensor]:
+def _gated(p: Precision, function: str) -> list[Tensor]:
+    """function(gate) * up with separate gate and up projections: the activation saves its input,
+    the multiply each operand, and the product is the second linear's input."""
+    act, product = function.lower(), f"{function.lower()}(gate) * up"
     return [
-        Tensor("mlp/gate", "s b f", p.act, split=f, source="SiLU saves its input (the gate projection output)", why="SiLU backward"),
-        Tensor("mlp/silu_output", "s b f", p.act, split=f, source="silu(gate) * up: the multiply saves each operand", why="gradient of up"),
-        Tensor("mlp/up", "s b f", p.act, split=f, source="silu(gate) * up: the multiply saves each operand", why="gradient of silu(gate)"),
-        Tensor("mlp/fc2_input", "s b f", p.act, split=f, source="silu(gate) * up, input of the second linear", why="weight gradient of the second linear"),
+        Tensor("mlp/gate", "s b f", p.act, split=f, source=f"{function} saves its input (the gate projection output)", why=f"{function} backward"),
+        Tensor(f"mlp/{act}_output", "s b f", p.act, split=f, source=f"{product}: the multiply saves each operand", why="gradient of up"),
+        Tensor("mlp/up", "s b f", p.act, split=f, source=f"{product}: the multiply saves each operand", why=f"gradient of {act}(gate)"),
+        Tensor("mlp/fc2_input", "s b f", p.act, split=f, source=f"{product}, input of the second linear", why="weight gradient of the second linear"),
     ]
+
+
+def _swiglu(v: Variant, p: Precision) -> list[Tensor]:
+    return _gated(p, "SiLU")
 
 
 def _swiglu_fused(v: Variant, p: Precision) -> list[Tensor]:
@@ -390,12 +397,7 @@ def _swiglu_fused(v: Variant, p: Precision) -> list[Tensor]:
 
 
 def _geglu(v: Variant, p: Precision) -> list[Tensor]:
-    return [
-        Tensor("mlp/gate", "s b f", p.act, split=f, source="GeLU saves its input (the gate projection output)", why="GeLU backward"),
-        Tensor("mlp/gelu_output", "s b f", p.act, split=f, source="gelu(gate) * up: the multiply saves each operand", why="gradient of up"),
-        Tensor("mlp/up", "s b f", p.act, split=f, source="gelu(gate) * up: the multiply saves each operand", why="gradient of gelu(gate)"),
-        Tensor("mlp/fc2_input", "s b f", p.act, split=f, source="gelu(gate) * up, input of the second linear", why="weight gradient of the second linear"),
-    ]
+    return _gated(p, "GeLU")
 
 
 # --- mixture of experts --------------------------------------------------------------------------
