@@ -218,6 +218,24 @@ def _common(terms: _Terms) -> tuple[tuple[int, ...], _Terms]:
                          for c, exponents in terms)
 
 
+def _split(terms: _Terms, tiebreak=None) -> tuple[int, _Terms, _Terms] | None:
+    """Horner's step on terms with no common factor: the size the most terms share (ties to the
+    larger ``tiebreak``, else the first), the terms that have it with its power lowered by one,
+    and the terms without it; None when no size is shared by two terms.
+
+    >>> _split(((5, (1, 1, 0, 0)), (34, (0, 0, 0, 1)), (2, (1, 0, 0, 0))))  # 5as + 34h + 2a = a(5s + 2) + 34h
+    (0, ((5, (0, 1, 0, 0)), (2, (0, 0, 0, 0))), ((34, (0, 0, 0, 1)),))
+    """
+    size = len(terms[0][1])
+    counts = [sum(1 for _, exponents in terms if exponents[i]) for i in range(size)]
+    best = max(range(size), key=lambda i: (counts[i], tiebreak[i] if tiebreak is not None else 0))
+    if counts[best] <= 1:
+        return None
+    inside = tuple((c, e[:best] + (e[best] - 1,) + e[best + 1:]) for c, e in terms if e[best])
+    outside = tuple(term for term in terms if not term[1][best])
+    return best, inside, outside
+
+
 # --- Python source in Horner form ----------------------------------------------------------------
 
 def horner_source(terms: _Terms, names: tuple[str, ...]) -> str:
@@ -229,11 +247,9 @@ def horner_source(terms: _Terms, names: tuple[str, ...]) -> str:
     common, rest = _common(terms)
     if len(rest) == 1:
         return _product(rest[0][0], common, names)
-    counts = [sum(1 for _, exponents in rest if exponents[i]) for i in range(len(common))]
-    best = max(range(len(common)), key=lambda i: counts[i])
-    if counts[best] > 1:
-        inside = tuple((c, e[:best] + (e[best] - 1,) + e[best + 1:]) for c, e in rest if e[best])
-        outside = tuple(term for term in rest if not term[1][best])
+    split = _split(rest)
+    if split is not None:
+        best, inside, outside = split
         inner = f"{names[best]}*({horner_source(inside, names)})"
         if outside:
             inner = f"{inner} + {horner_source(outside, names)}"

@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from ..exact import _split
 from .compile import _Compiled, _Ratio
 from .horner import _Terms, _common, _mine
 
@@ -411,11 +412,9 @@ class _Program:
         common, terms = _common(terms)
         if len(terms) == 1:
             return self.monomial(terms[0][0], common)
-        counts = [sum(1 for _, exponents in terms if exponents[i]) for i in range(len(common))]
-        best = max(range(len(common)), key=lambda i: (counts[i], -self.rank[i]))
-        if counts[best] > 1:
-            inside = tuple((c, e[:best] + (e[best] - 1,) + e[best + 1:]) for c, e in terms if e[best])
-            outside = tuple(term for term in terms if not term[1][best])
+        split = _split(terms, [-rank for rank in self.rank])
+        if split is not None:
+            best, inside, outside = split
             inner = f"{self.horner(inside)} * {self.names[best]}"
             if outside:
                 inner = f"({inner} + {self.horner(outside)})"

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..exact import _Terms, _common
+from ..exact import _Terms, _common, _split
 
 _PYTHON = {np.multiply: operator.mul, np.add: operator.add}
 
@@ -31,11 +31,9 @@ def _horner(terms: _Terms, columns: list) -> Any:
     common, terms = _common(terms)
     if len(terms) == 1:
         return _monomial(terms[0][0], common, columns)
-    counts = [sum(1 for _, exponents in terms if exponents[i]) for i in range(len(common))]
-    best = max(range(len(common)), key=lambda i: (counts[i], -np.size(columns[i])))
-    if counts[best] > 1:
-        inside = tuple((c, e[:best] + (e[best] - 1,) + e[best + 1:]) for c, e in terms if e[best])
-        outside = tuple(term for term in terms if not term[1][best])
+    split = _split(terms, [-np.size(column) for column in columns])  # ties: the smaller array
+    if split is not None:
+        best, inside, outside = split
         inner = _apply(np.multiply, _horner(inside, columns), columns[best], columns)
         if outside:
             inner = _apply(np.add, inner, _horner(outside, columns), columns)
